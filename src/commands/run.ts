@@ -1,0 +1,93 @@
+import { Args, Flags } from '@oclif/core'
+import { BaseCommand } from '../base-command.js'
+import { UserError } from '../core/errors.js'
+import { consoleReporter } from '../core/output.js'
+import { parseJsonFlag, runApp } from '../core/run.js'
+import { parsePlaceUrl } from '../core/urls.js'
+
+export default class Run extends BaseCommand {
+  static override summary = 'Run this app against a place, restarting it on every save'
+  static override description =
+    `Finds the app from the current folder (or any folder inside it), starts it connected to the place, and restarts it once per burst of saves. Type "rs" + Enter to restart by hand; Ctrl-C stops the app and its whole process tree.
+
+Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor temp files and what the app's .gitignore ignores.`
+
+  static override examples = [
+    '<%= config.bin %> run alloplace://localhost',
+    '<%= config.bin %> run alloplace://place.example.com:21337 --restart-on-crash',
+    '<%= config.bin %> run alloplace://localhost --no-watch',
+    `<%= config.bin %> run alloplace://localhost --launch-args '{"initialLocation":[1,0,0,0,0,1,0,0,0,0,1,0,0,1.2,-2,1]}' --identity '{"display_name":"me"}'`,
+  ]
+
+  static override args = {
+    url: Args.string({
+      description: 'Place to connect to: alloplace://HOST[:PORT] (port defaults to 21337)',
+    }),
+  }
+
+  static override flags = {
+    luajit: Flags.string({
+      description:
+        'LuaJIT binary to use (default: ALLO_LUAJIT, allo/deps/luajit-bin/luajit, then luajit on PATH)',
+    }),
+    watch: Flags.string({
+      description: 'Watch only this path (relative to the app root); repeatable',
+      multiple: true,
+    }),
+    ignore: Flags.string({
+      description: 'Also ignore paths matching this gitignore-style pattern; repeatable',
+      multiple: true,
+    }),
+    'no-watch': Flags.boolean({
+      description: 'Run once without watching files; run exits when the app exits',
+    }),
+    delay: Flags.integer({
+      description: 'Quiet time in ms after the last save before restarting',
+      default: 40,
+      min: 0,
+    }),
+    grace: Flags.integer({
+      description: 'Ms to wait after SIGTERM before SIGKILL when stopping the app',
+      default: 3000,
+      min: 0,
+    }),
+    'restart-on-crash': Flags.boolean({
+      description: 'Restart after a crash (with backoff) instead of waiting for a change',
+    }),
+    'launch-args': Flags.string({
+      description: 'Launch arguments JSON object, passed as ALLO_APP_BOOT_ARGS (as the gateway does)',
+    }),
+    identity: Flags.string({
+      description: 'Identity JSON passed as ALLO_APP_BOOTED_BY_IDENTITY (as the gateway does)',
+    }),
+  }
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Run)
+    if (!args.url) {
+      throw new UserError(
+        'A place URL is required: assist run alloplace://HOST[:PORT], e.g. assist run alloplace://localhost',
+      )
+    }
+    const place = parsePlaceUrl(args.url)
+    const status = await runApp({
+      cwd: process.cwd(),
+      placeUrl: place.href,
+      luajit: flags.luajit,
+      watch: !flags['no-watch'],
+      watchPaths: flags.watch,
+      ignore: flags.ignore,
+      debounceMs: flags.delay,
+      graceMs: flags.grace,
+      restartOnCrash: flags['restart-on-crash'],
+      launchArgs:
+        flags['launch-args'] === undefined
+          ? undefined
+          : parseJsonFlag('--launch-args', flags['launch-args'], true),
+      identity: flags.identity === undefined ? undefined : parseJsonFlag('--identity', flags.identity, false),
+      stdin: process.stdin,
+      reporter: consoleReporter(),
+    })
+    process.exit(status)
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * `assist run`: one app connected to a place, restarted on every burst of saves, on `rs`, and
+ * (optionally) after a crash. Resolves with the status `run` should exit with.
+ */
+import { createInterface } from 'node:readline'
+import { UserError } from './errors.js'
+import { describeExit, type ExitInfo, exitStatusOf, startInstance } from './launcher.js'
+import type { Reporter } from './output.js'
+import { type AppProject, findProject } from './project.js'
+import { launchSpecFor } from './runtimes/index.js'
+import { Supervisor } from './supervisor.js'
+import { watchApp } from './watch.js'
+
+export interface RunOptions {
+  cwd: string
+  /** Canonical alloplace:// URL. */
+  placeUrl: string
+  luajit?: string
+  watch: boolean
+  watchPaths?: string[]
+  ignore?: string[]
+  debounceMs: number
+  graceMs: number
+  restartOnCrash: boolean
+  /** JSON object text for ALLO_APP_BOOT_ARGS. */
+  launchArgs?: string
+  /** JSON text for ALLO_APP_BOOTED_BY_IDENTITY. */
+  identity?: string
+  /** Where `rs` + Enter is read from (null: no manual restarts). */
+  stdin?: NodeJS.ReadableStream | null
+  reporter: Reporter
+  /** Resolves once the app has been started the first time (for callers that wait on it). */
+  onFirstStart?: () => void
+}
+
+/** Checks a flag value is a JSON object (or any JSON when `objectOnly` is false). */
+export function parseJsonFlag(flag: string, text: string, objectOnly: boolean): string {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new UserError(`${flag} is not valid JSON: pass e.g. ${flag} '{"display_name":"me"}'.`)
+  }
+  if (objectOnly && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new UserError(
+      `${flag} must be a JSON object, e.g. ${flag} '{"initialLocation":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,-2,1]}'.`,
+    )
+  }
+  return text
+}
+
+function summarise(files: string[]): string {
+  return files.length === 1 ? files[0] : `${files[0]} and ${files.length - 1} more`
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`
+}
+
+export async function runApp(opts: RunOptions): Promise<number> {
+  const { reporter } = opts
+  const project: AppProject = findProject(opts.cwd)
+  const spec = launchSpecFor(project, opts.placeUrl, { luajit: opts.luajit })
+  const tag = project.name
+  // Plain run (--no-watch, no --restart-on-crash): nothing brings the app back, so run ends with it.
+  const plain = !opts.watch && !opts.restartOnCrash
+  const waitHint = opts.stdin ? ' (or type rs + Enter)' : ''
+  let firstStart = true
+
+  const supervisor = new Supervisor({
+    restartOnCrash: opts.restartOnCrash,
+    graceMs: opts.graceMs,
+    start: () =>
+      startInstance({
+        spec,
+        tag,
+        bootArgs: opts.launchArgs,
+        identity: opts.identity,
+        onLine: (line, stream) => reporter.appLine(tag, line, stream),
+      }),
+    events: {
+      started(instance, reason) {
+        reporter.info(`${reason}: ${tag} (pid ${instance.pid}) → ${opts.placeUrl}`)
+        if (firstStart) {
+          firstStart = false
+          opts.onFirstStart?.()
+        }
+      },
+      exited(instance, exit, next) {
+        const how = `${tag} ${describeExit(exit)} after ${formatSeconds(exit.lifetimeMs)}`
+        if (next.action === 'wait' && !next.crashed) {
+          reporter.info(plain ? `${how}.` : `${how}. Waiting for a change${waitHint}.`)
+          return
+        }
+        const tail = instance.tail().slice(-10)
+        reporter.error(`✖ ${how}.${tail.length ? ' Last output:' : ''}`)
+        for (const line of tail) reporter.error(`  │ ${line}`)
+        if (next.action === 'restart')
+          reporter.warn(`Restarting in ${formatSeconds(next.delayMs)} (--restart-on-crash).`)
+        else if (!plain) reporter.info(`Waiting for a change to restart${waitHint}.`)
+      },
+      startFailed(err) {
+        reporter.error(`✖ ${err.message}. Waiting for a change.`)
+      },
+    },
+  })
+
+  const watcher = opts.watch
+    ? await watchApp({
+        root: project.root,
+        paths: opts.watchPaths ?? project.config.watch,
+        extra: [...(project.config.ignore ?? []), ...(opts.ignore ?? [])],
+        debounceMs: opts.debounceMs,
+        onBurstStart: () => supervisor.prepareRestart(),
+        onChange: (files) => {
+          supervisor.resetBackoff()
+          void supervisor.restart(`↻ ${summarise(files)} changed, restarted`)
+        },
+      })
+    : undefined
+
+  const rl = opts.stdin ? createInterface({ input: opts.stdin, terminal: false }) : undefined
+  rl?.on('line', (line) => {
+    if (line.trim() === 'rs') {
+      supervisor.resetBackoff()
+      void supervisor.restart('↻ restarted by hand')
+    }
+  })
+
+  await supervisor.restart('▶ started')
+
+  const exit = await new Promise<ExitInfo | undefined>((resolve) => {
+    let signalled = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        reporter.warn(`${signal} again: killing ${tag} now.`)
+        void supervisor.close(true).then(resolve)
+        return
+      }
+      signalled = true
+      reporter.info(`${signal}: stopping ${tag}…`)
+      void supervisor.close().then(resolve)
+    }
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal)
+    if (plain) {
+      const followUntilExit = async () => {
+        for (;;) {
+          const inst = supervisor.instance
+          if (!inst) return resolve(supervisor.lastExitInfo)
+          const e = await inst.exited
+          if (!e.stopped) return resolve(e)
+          await supervisor.restarting // replaced by `rs`: follow the new instance
+          if (supervisor.instance === inst) return resolve(e)
+        }
+      }
+      void followUntilExit()
+    }
+  })
+  rl?.close()
+  await watcher?.close()
+  return exit ? exitStatusOf(exit) : 0
+}

@@ -1,0 +1,118 @@
+/**
+ * Watches an app's files and reports one change per burst of saves (trailing debounce).
+ */
+import { lstatSync, readFileSync } from 'node:fs'
+import { isAbsolute, join, relative, sep } from 'node:path'
+import { type FSWatcher, watch } from 'chokidar'
+import ignore from 'ignore'
+
+/** Never worth a restart: VCS, dependencies, native libraries, logs, editor temp files. */
+export const DEFAULT_IGNORES = [
+  '.git',
+  'node_modules',
+  '/allo/deps',
+  '/allo/lib',
+  '*.log',
+  // editor temporaries: vim swap/backup and its write test file, emacs locks and autosaves, JetBrains, macOS
+  '*.swp',
+  '*.swo',
+  '*.swx',
+  '*~',
+  '4913',
+  '.#*',
+  '#*#',
+  '*.tmp',
+  '*___jb_tmp___',
+  '*___jb_old___',
+  '.DS_Store',
+]
+
+export interface IgnoreOptions {
+  root: string
+  /** Extra patterns (gitignore syntax). */
+  extra?: string[]
+  /** Also honour the app's own .gitignore (default true). */
+  useGitignore?: boolean
+}
+
+/** A predicate that says whether an absolute path under `root` should be ignored. */
+export function createIgnoreMatcher(
+  opts: IgnoreOptions,
+): (absPath: string, isDirectory?: boolean) => boolean {
+  const ig = ignore().add(DEFAULT_IGNORES)
+  if (opts.useGitignore !== false) {
+    try {
+      ig.add(readFileSync(join(opts.root, '.gitignore'), 'utf8'))
+    } catch {
+      // no .gitignore
+    }
+  }
+  if (opts.extra?.length) ig.add(opts.extra)
+  return (absPath, isDirectory) => {
+    const rel = relative(opts.root, absPath)
+    if (rel === '') return false
+    if (rel.startsWith('..') || isAbsolute(rel)) return true // outside the app
+    const posix = sep === '/' ? rel : rel.split(sep).join('/')
+    if (ig.ignores(posix)) return true
+    let dir = isDirectory
+    if (dir === undefined) {
+      try {
+        dir = lstatSync(absPath).isDirectory()
+      } catch {
+        dir = false
+      }
+    }
+    return dir && ig.ignores(`${posix}/`)
+  }
+}
+
+export interface WatchOptions extends IgnoreOptions {
+  /** Paths to watch, relative to root (default: the whole root). */
+  paths?: string[]
+  /** Quiet time after the last event before a burst counts as done. */
+  debounceMs: number
+  /** First event of a burst (the app can start stopping right away). */
+  onBurstStart?: (file: string) => void
+  /** A burst ended: the files that changed, relative to root, in order of first change. */
+  onChange: (files: string[]) => void
+}
+
+export interface AppWatcher {
+  close(): Promise<void>
+}
+
+export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
+  const isIgnored = createIgnoreMatcher(opts)
+  const targets = (opts.paths?.length ? opts.paths : ['.']).map((p) => join(opts.root, p))
+  const watcher: FSWatcher = watch(targets, {
+    ignoreInitial: true,
+    ignored: (path, stats) => isIgnored(path, stats ? stats.isDirectory() : undefined),
+  })
+  let burst: string[] = []
+  let timer: NodeJS.Timeout | undefined
+  const onEvent = (_event: string, path: string) => {
+    const rel = relative(opts.root, path) || '.'
+    if (burst.length === 0) opts.onBurstStart?.(rel)
+    if (!burst.includes(rel)) burst.push(rel)
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      const files = burst
+      burst = []
+      opts.onChange(files)
+    }, opts.debounceMs)
+  }
+  watcher.on('all', (event, path) => {
+    if (event === 'addDir') return // a new folder alone changes nothing; its files will
+    onEvent(event, path)
+  })
+  await new Promise<void>((resolve, reject) => {
+    watcher.once('ready', () => resolve())
+    watcher.once('error', reject)
+  })
+  return {
+    async close() {
+      clearTimeout(timer)
+      await watcher.close()
+    },
+  }
+}

@@ -1,0 +1,134 @@
+/** Runs the built CLI (bin/run.js) as a user would. Build first (npm test does). */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface CliOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  input?: string
+  timeoutMs?: number
+}
+
+/** Runs `assist <args>` to completion. */
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.stdin.end(opts.input ?? '')
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** A long-running `assist` process with helpers to wait for output. */
+export class CliProcess {
+  readonly child: ChildProcess
+  stdout = ''
+  stderr = ''
+  private waiters: Array<() => void> = []
+  readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+
+  constructor(args: string[], opts: CliOptions = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const notify = () => {
+      for (const w of this.waiters) w()
+    }
+    this.child.stdout?.on('data', (d) => {
+      this.stdout += d
+      notify()
+    })
+    this.child.stderr?.on('data', (d) => {
+      this.stderr += d
+      notify()
+    })
+    this.closed = new Promise((resolve) =>
+      this.child.on('close', (code, signal) => resolve({ code, signal })),
+    )
+  }
+
+  get output(): string {
+    return this.stdout + this.stderr
+  }
+
+  /** Waits until `test` matches the combined output (or throws after timeoutMs, showing the output). */
+  async waitFor(test: RegExp | ((out: string) => boolean), timeoutMs = 15_000): Promise<void> {
+    const ok = () => (typeof test === 'function' ? test(this.output) : test.test(this.output))
+    if (ok()) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check)
+        reject(new Error(`timed out waiting for ${test}; output so far:\n${this.output}`))
+      }, timeoutMs)
+      const check = () => {
+        if (ok()) {
+          clearTimeout(timer)
+          this.waiters = this.waiters.filter((w) => w !== check)
+          resolve()
+        }
+      }
+      this.waiters.push(check)
+    })
+  }
+
+  /** Count of regex matches in the combined output. */
+  count(re: RegExp): number {
+    return (this.output.match(new RegExp(re.source, `${re.flags.replace('g', '')}g`)) ?? []).length
+  }
+
+  write(text: string): void {
+    this.child.stdin?.write(text)
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig)
+  }
+}
+
+/** True if a process with this pid exists (and is not a zombie). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    // A zombie still answers kill(0); read its state from /proc.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.split(') ')[1]?.[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
