@@ -64,7 +64,7 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Run)
-    if (!args.url) {
+    if (args.url === undefined) {
       throw new UserError(
         'A place URL is required: assist run alloplace://HOST[:PORT], e.g. assist run alloplace://localhost',
       )

@@ -20,7 +20,7 @@ export const DEFAULT_IGNORES = [
   '*~',
   '4913',
   '.#*',
-  '#*#',
+  '\\#*#', // emacs autosave (escaped: a leading # is a comment in gitignore syntax)
   '*.tmp',
   '*___jb_tmp___',
   '*___jb_old___',
@@ -90,8 +90,8 @@ export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
   })
   let burst: string[] = []
   let timer: NodeJS.Timeout | undefined
-  const onEvent = (_event: string, path: string) => {
-    const rel = relative(opts.root, path) || '.'
+  const activity = (absPath: string) => {
+    const rel = relative(opts.root, absPath) || '.'
     if (burst.length === 0) opts.onBurstStart?.(rel)
     if (!burst.includes(rel)) burst.push(rel)
     clearTimeout(timer)
@@ -101,9 +101,17 @@ export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
       opts.onChange(files)
     }, opts.debounceMs)
   }
+  // chokidar's own events are filtered and reliable, but it throttles 'change' to one per ~50 ms per
+  // file, which would split a burst of quick saves into several. Its unthrottled 'raw' events (one per
+  // write) extend the burst, so the quiet time is measured from the very last write.
   watcher.on('all', (event, path) => {
-    if (event === 'addDir') return // a new folder alone changes nothing; its files will
-    onEvent(event, path)
+    if (event !== 'addDir') activity(path) // a new folder alone changes nothing; its files will
+  })
+  watcher.on('raw', (_event, name, details) => {
+    const watched = (details as { watchedPath?: string }).watchedPath
+    if (!watched || !name) return
+    const full = watched === name || watched.endsWith(`${sep}${name}`) ? watched : join(watched, name)
+    if (!isIgnored(full)) activity(full)
   })
   await new Promise<void>((resolve, reject) => {
     watcher.once('ready', () => resolve())

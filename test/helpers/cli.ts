@@ -45,6 +45,18 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   })
 }
 
+const live = new Set<CliProcess>()
+
+/** Kills every CliProcess still running (use in an `after` hook so a failed test never hangs the run). */
+export async function killAllCli(): Promise<void> {
+  await Promise.all(
+    [...live].map((p) => {
+      p.child.kill('SIGKILL')
+      return p.closed
+    }),
+  )
+}
+
 /** A long-running `assist` process with helpers to wait for output. */
 export class CliProcess {
   readonly child: ChildProcess
