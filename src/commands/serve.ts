@@ -19,7 +19,7 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
     '<%= config.bin %> serve --apps-root ./apps --port 8000',
     'APPS_ROOT=/srv/apps PORT=8080 <%= config.bin %> serve --log-format json',
     '<%= config.bin %> serve --apps-root ./apps --max-instances 50 --max-per-place 5 --max-lifetime 86400',
-    '<%= config.bin %> serve --host 127.0.0.1 --admin-token "$(openssl rand -hex 16)"',
+    'ASSIST_ADMIN_TOKEN="$(openssl rand -hex 16)" <%= config.bin %> serve --host 127.0.0.1',
   ]
 
   static override flags = {
