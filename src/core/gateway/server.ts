@@ -292,7 +292,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     if (!exit.stopped && exit.code !== 0) {
       const tail = record.instance.tail().slice(-5)
-      log.warn(tail.length ? `${line}; last output:\n  ${tail.join('\n  ')}` : line, { ...fields, tail })
+      // One line per event: the last output lines are quoted and joined on the same line.
+      const shown = tail.map((l) => JSON.stringify(l)).join(' | ')
+      log.warn(tail.length ? `${line}; last output: ${shown}` : line, { ...fields, tail })
     } else {
       log.info(line, fields)
     }
