@@ -15,8 +15,8 @@ const CLI = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/serve_py.py', import.meta.url))
 const LEVELS: Array<{ concurrency: number; launches: number }> = [
   { concurrency: 1, launches: 100 },
-  { concurrency: 16, launches: 320 },
-  { concurrency: 64, launches: 640 },
+  { concurrency: 16, launches: 256 },
+  { concurrency: 64, launches: 512 },
 ]
 const RUNNING = 200
 
@@ -218,7 +218,7 @@ export default async function bench(): Promise<void> {
       })
     }
     await waitIdle(ours.port)
-    const floor = await bareSpawn(quick, 640, 64)
+    const floor = await bareSpawn(quick, 512, 64)
     const oursAt64 = rows.find((r) => r.metric === 'launches per second, c=64')?.ours ?? Number.NaN
     rows.push({
       metric: 'launches per second, c=64, vs the spawn floor',
