@@ -225,7 +225,7 @@ export function renderNginxSite(s: NginxSite): string {
   if (s.rateLimit) {
     ind(2, [
       '',
-      `limit_req zone=assist_launch_${s.id} burst=${s.rateBurst} nodelay;`,
+      `limit_req zone=assist_launch_${s.id}${s.rateBurst > 0 ? ` burst=${s.rateBurst}` : ''} nodelay;`,
       'limit_req_status 429;',
       `error_page 429 = @assist_rate_limited_${s.id};`,
     ])

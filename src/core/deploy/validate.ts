@@ -154,9 +154,9 @@ export function validateUnitName(option: string, value: string): string {
 }
 
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
-// Env values are written inside double quotes: printable ASCII/Unicode except quotes, `\`, `$`, `%`, `` ` `` and `;`.
+// Env values are written inside double quotes: printable ASCII/Unicode except quotes, `\`, `$`, `%`, `` ` ``, `;` and braces.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-const ENV_VALUE_BAD = /["'\\$%`;\u0000-\u001f\u007f]/
+const ENV_VALUE_BAD = /["'\\$%`;{}\u0000-\u001f\u007f]/
 
 export interface EnvPair {
   key: string
@@ -181,7 +181,7 @@ export function validateEnvPair(option: string, value: string): EnvPair {
     refuse(
       option,
       value,
-      `${bad} is not allowed in an environment value (no quotes, \\, $, %, \`, ; or control characters); put such values in a file and use --environment-file`,
+      `${bad} is not allowed in an environment value (no quotes, \\, $, %, \`, ;, braces or control characters); put such values in a file and use --environment-file`,
     )
   }
   return { key, value: val }
