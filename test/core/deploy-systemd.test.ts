@@ -90,7 +90,7 @@ describe('renderSystemdUnit', () => {
     assert.ok(l.includes('EnvironmentFile=/etc/allo/gateway.env'))
     assert.ok(
       l.includes(
-        `ExecStart=${nodeBinaryPath()} ${cliEntryPath()} serve --host 127.0.0.1 --max-instances 20 --max-per-place 3 --max-lifetime 12h --log-format json --max-body 32768 --grace 12500`,
+        `ExecStart=${nodeBinaryPath()} ${cliEntryPath()} serve --host 127.0.0.1 --max-instances 20 --max-per-place 3 --max-lifetime 43200 --log-format json --max-body 32768 --grace 12500`,
       ),
     )
     assert.equal(stopTimeoutSeconds(12_500), 18)

@@ -98,7 +98,8 @@ describe('deploy validators', () => {
     refuses(() => validateRate('--rate-limit', '0r/s'), '--rate-limit')
     refuses(() => validateRate('--rate-limit', '10r/h'), '--rate-limit')
     assert.equal(validateDuration('--max-lifetime', '12h'), 43_200_000)
-    assert.equal(validateDuration('--max-lifetime', '1500'), 1500)
+    assert.equal(validateDuration('--max-lifetime', '1500'), 1_500_000)
+    assert.equal(validateDuration('--max-lifetime', '1500', 'ms'), 1500)
     refuses(() => validateDuration('--max-lifetime', '1.5h'), '--max-lifetime')
   })
 

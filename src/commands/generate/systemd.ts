@@ -39,7 +39,12 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
     host: Flags.string({ description: 'Address the gateway binds (serve --host)' }),
     'max-instances': Flags.integer({ description: 'Passed to serve --max-instances' }),
     'max-per-place': Flags.integer({ description: 'Passed to serve --max-per-place' }),
-    'max-lifetime': Flags.string({ description: 'Passed to serve --max-lifetime, e.g. 12h' }),
+    'max-lifetime': Flags.string({
+      description: 'Stop each app instance after this long: seconds, or 30m, 12h, 1d (serve --max-lifetime)',
+    }),
+    luajit: Flags.string({
+      description: 'Absolute path of LuaJIT for Lua apps (serve --luajit); default: found by serve',
+    }),
     'log-format': Flags.string({ description: 'Passed to serve --log-format', options: ['human', 'json'] }),
     'max-body': Flags.integer({ description: 'Passed to serve --max-body (bytes)' }),
     grace: Flags.integer({
@@ -74,6 +79,7 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
         maxInstances: flags['max-instances'],
         maxPerPlace: flags['max-per-place'],
         maxLifetime: flags['max-lifetime'],
+        luajit: flags.luajit,
         logFormat: flags['log-format'],
         maxBody: flags['max-body'],
         graceMs: flags.grace,

@@ -37,7 +37,10 @@ export interface SystemdOptions {
   host?: string
   maxInstances?: number | string
   maxPerPlace?: number | string
-  maxLifetime?: string
+  /** Duration: seconds, or with a unit (30m, 12h, 1d); passed to serve in seconds. */
+  maxLifetime?: string | number
+  /** Absolute path of the LuaJIT binary for Lua apps (serve --luajit). */
+  luajit?: string
   logFormat?: string
   maxBody?: number | string
   graceMs?: number | string
@@ -120,9 +123,15 @@ export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
   if (o.maxPerPlace !== undefined)
     serveArgs.push('--max-per-place', String(validateInteger('--max-per-place', o.maxPerPlace, 0, 100_000)))
   if (o.maxLifetime !== undefined) {
-    validateDuration('--max-lifetime', o.maxLifetime)
-    serveArgs.push('--max-lifetime', o.maxLifetime)
+    // serve takes whole seconds
+    const seconds = Math.ceil(validateDuration('--max-lifetime', o.maxLifetime) / 1000)
+    if (seconds < 1)
+      throw new UserError(
+        `Invalid --max-lifetime ${JSON.stringify(String(o.maxLifetime))}: it must be at least 1s.`,
+      )
+    serveArgs.push('--max-lifetime', String(seconds))
   }
+  if (o.luajit !== undefined) serveArgs.push('--luajit', validateAbsolutePath('--luajit', o.luajit))
   if (o.logFormat !== undefined) {
     if (o.logFormat !== 'human' && o.logFormat !== 'json')
       throw new UserError(`Invalid --log-format ${JSON.stringify(o.logFormat)}: expected human or json.`)

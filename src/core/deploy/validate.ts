@@ -200,11 +200,20 @@ export function validateRate(option: string, value: string): string {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-/** A duration such as `500ms`, `30s`, `10m`, `12h`, `1d`, or a bare number of milliseconds. Returns ms. */
-export function validateDuration(option: string, value: string): number {
-  const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(value)
-  if (!m) refuse(option, value, 'expected a number with an optional unit ms, s, m, h or d, e.g. 30m or 12h')
-  return Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms']
+/**
+ * A duration such as `500ms`, `30s`, `10m`, `12h`, `1d`, or a bare number in `bareUnit` (seconds by
+ * default, as `assist serve --max-lifetime` takes). Returns milliseconds.
+ */
+export function validateDuration(option: string, value: string | number, bareUnit: 'ms' | 's' = 's'): number {
+  const text = String(value)
+  const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(text)
+  if (!m)
+    refuse(
+      option,
+      text,
+      'expected a number of seconds, or a number with a unit ms, s, m, h or d, e.g. 30m or 12h',
+    )
+  return Number(m[1]) * DURATION_UNITS[m[2] ?? bareUnit]
 }
 
 /** A whole number in a range, for flags that arrive as text. */
