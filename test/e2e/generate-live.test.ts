@@ -188,6 +188,11 @@ describe('LIVE: generated nginx site in front of real assist serve gateways', ()
       join(prefix, 'acme'),
       '--access-log',
       accessLog,
+      // Launches per client address: 1 a minute plus a burst of 8 — enough for the tests before the last.
+      '--rate-limit',
+      '1r/m',
+      '--rate-burst',
+      '8',
       '--output',
       site,
     ])
@@ -298,5 +303,20 @@ describe('LIVE: generated nginx site in front of real assist serve gateways', ()
     const big = JSON.stringify({ pad: 'x'.repeat(70_000) })
     const r = await https(httpsPort, ca, 'POST', '/clock', big)
     assert.equal(r.status, 413)
+  })
+
+  test('--rate-limit: too many launches from one address get 429 with a short JSON body; GETs are not limited', async () => {
+    let limited: Reply | undefined
+    for (let i = 0; i < 15 && !limited; i++) {
+      // An app that does not exist: the gateway answers 404 and starts nothing.
+      const r = await https(httpsPort, ca, 'POST', '/no-such-app', '{}')
+      if (r.status === 429) limited = r
+      else assert.equal(r.status, 404, r.body)
+    }
+    assert.ok(limited, 'never rate limited')
+    assert.equal(JSON.parse(limited.body).status, 'error')
+    assert.match(JSON.parse(limited.body).error, /Too many app launches/)
+    const health = await https(httpsPort, ca, 'GET', '/health')
+    assert.equal(health.status, 200, health.body)
   })
 })
