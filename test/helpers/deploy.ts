@@ -10,9 +10,9 @@ import { runCommand } from '../../src/core/launcher.js'
 export const REPO = realpathSync(fileURLToPath(new URL('../..', import.meta.url)))
 
 /** Exposure goal for every generated unit (systemd-analyze security, lower is better). See BENCHMARKS.md. */
-export const EXPOSURE_GOAL = 1.6
+export const EXPOSURE_GOAL = 1.5
 /** Exposure of the unit generated with default options for a dedicated user. See BENCHMARKS.md. */
-export const DEFAULT_UNIT_EXPOSURE_GOAL = 1.2
+export const DEFAULT_UNIT_EXPOSURE_GOAL = 1.1
 
 /**
  * A work folder outside /tmp: generated units refuse app folders under /tmp (PrivateTmp= hides them),

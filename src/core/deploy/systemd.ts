@@ -270,7 +270,11 @@ export function renderSystemdUnit(u: SystemdUnit): string {
   L.push('LockPersonality=yes')
   L.push('SystemCallArchitectures=native')
   L.push('SystemCallFilter=@system-service')
-  L.push('SystemCallFilter=~@privileged')
+  L.push('# Also refused, with EPERM (the caller sees an error, nothing is killed): privileged calls and')
+  L.push(
+    '# resource/scheduling changes (setrlimit, nice, sched_setaffinity…; node ignores a failed setrlimit).',
+  )
+  L.push('SystemCallFilter=~@privileged @resources')
   L.push('SystemCallErrorNumber=EPERM')
   L.push('UMask=0077')
   L.push('# Not set on purpose: MemoryDenyWriteExecute=yes. The V8 JIT (node) and the LuaJIT JIT (apps)')
