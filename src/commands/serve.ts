@@ -108,7 +108,7 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
         })
         void gateway.close().then(() => {
           log.info('all instances stopped; bye', { event: 'stopped' })
-          process.exit(0)
+          process.exit(signals > 1 ? 1 : 0)
         })
       } else {
         log.warn(`${sig} again: killing every instance now`, { event: 'shutdown-forced', signal: sig })

@@ -462,20 +462,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   server.requestTimeout = t.requestMs
   server.keepAliveTimeout = t.keepAliveMs
   server.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections
-  // An idle socket that never sends a byte is closed too (the parser timeouts start with a request).
-  server.setTimeout(t.requestMs + t.keepAliveMs, (socket: Socket) => socket.destroy())
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy()
       return
     }
-    if (err.code === 'HPE_HEADER_OVERFLOW') {
-      socket.end(rawError(431, 'Request Header Fields Too Large', 'The request headers are too large.'))
-    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      socket.end(rawError(408, 'Request Timeout', 'The request took too long to arrive.'))
-    } else {
-      socket.end(rawError(400, 'Bad Request', 'That is not a valid HTTP request.'))
-    }
+    // Node's headersTimeout/requestTimeout also cover a connection that never sends a byte.
+    const answer =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? rawError(431, 'Request Header Fields Too Large', 'The request headers are too large.')
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? rawError(408, 'Request Timeout', 'The request took too long to arrive.')
+          : rawError(400, 'Bad Request', 'That is not a valid HTTP request.')
+    socket.end(answer, () => socket.destroy())
   })
 
   await new Promise<void>((resolve, reject) => {
