@@ -1,0 +1,136 @@
+/**
+ * The non-pure edges of `generate`: where the gateway runs from, which node/CLI to point at, who the
+ * invoking user is, and writing the result atomically.
+ */
+import { randomBytes } from 'node:crypto'
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
+import { userInfo } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { UserError } from '../errors.js'
+import { isDir } from '../fsutil.js'
+import { findAppRoot, isAppDir } from '../project.js'
+
+/** Where `--install` writes units. ASSIST_SYSTEMD_DIR overrides it — for tests only. */
+export function systemdInstallDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.ASSIST_SYSTEMD_DIR || '/etc/systemd/system'
+}
+
+/** This package's bin/run.js, absolute with symlinks resolved (npm links bin/ into PATH). */
+export function cliEntryPath(): string {
+  // src/core/deploy/files.ts and dist/src/core/deploy/files.js: walk up to the folder holding bin/run.js.
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'bin', 'run.js')
+    try {
+      return realpathSync(candidate)
+    } catch {
+      dir = dirname(dir)
+    }
+  }
+  throw new Error('cannot find bin/run.js above the deploy module')
+}
+
+export function nodeBinaryPath(): string {
+  return realpathSync(process.execPath)
+}
+
+/** The user who ran the command: SUDO_USER under sudo, else the current user. */
+export function invokingUser(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SUDO_USER && env.SUDO_USER !== 'root') return env.SUDO_USER
+  return userInfo().username
+}
+
+export interface ServeRoot {
+  dir: string
+  appsRoot: boolean
+}
+
+/**
+ * What the gateway serves: `--apps-root DIR` when given; else the app this folder is in; else this
+ * folder when it holds app folders (an apps root). Otherwise a UserError saying what to do.
+ */
+export function locateServeRoot(cwd: string, appsRootFlag?: string): ServeRoot {
+  if (appsRootFlag !== undefined) {
+    const dir = resolve(cwd, appsRootFlag)
+    if (!isDir(dir))
+      throw new UserError(`--apps-root ${dir} is not a folder; give the folder that holds your app folders.`)
+    return { dir: realpathSync(dir), appsRoot: true }
+  }
+  const app = findAppRoot(cwd)
+  if (app) return { dir: realpathSync(app), appsRoot: false }
+  let entries: string[] = []
+  try {
+    entries = readdirSync(cwd)
+  } catch {}
+  if (entries.some((e) => isAppDir(join(cwd, e)))) return { dir: realpathSync(cwd), appsRoot: true }
+  throw new UserError(
+    `${cwd} is not inside an app and holds no app folders. Run this in your app's folder, or pass --apps-root DIR for a folder of apps.`,
+  )
+}
+
+/**
+ * Writes `text` to `path` atomically: a temp file in the same folder, fsync, then rename (or, without
+ * --force, a hard link that fails if the target exists, so two writers can't both win). Refuses to
+ * overwrite without `force`. Leaves nothing behind on failure.
+ */
+export function writeConfigFile(
+  path: string,
+  text: string,
+  opts: { force?: boolean; what?: string } = {},
+): string {
+  const target = resolve(path)
+  const dir = dirname(target)
+  if (!isDir(dir))
+    throw new UserError(`Cannot write ${target}: the folder ${dir} does not exist. Create it first.`)
+  if (isDir(target)) throw new UserError(`Cannot write ${target}: it is a folder. Give a file name.`)
+  if (!opts.force && existsSync(target))
+    throw new UserError(`${target} already exists; pass --force to replace it.`)
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  let fd: number
+  try {
+    fd = openSync(tmp, 'wx', 0o644)
+  } catch (err) {
+    throw new UserError(
+      `Cannot write in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check its permissions (or use sudo).`,
+    )
+  }
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  try {
+    if (opts.force) {
+      renameSync(tmp, target)
+    } else {
+      try {
+        linkSync(tmp, target)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'EEXIST') throw new UserError(`${target} already exists; pass --force to replace it.`)
+        // Filesystems without hard links: the existence check above has to do.
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') renameSync(tmp, target)
+        else
+          throw new UserError(
+            `Cannot write ${target}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+          )
+      }
+    }
+  } finally {
+    rmSync(tmp, { force: true })
+  }
+  return target
+}

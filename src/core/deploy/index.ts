@@ -1,0 +1,104 @@
+/**
+ * `assist generate systemd|nginx`: validate → render → deliver (stdout, --output FILE, or --install).
+ * Everything is validated and rendered before anything is written, so bad input writes nothing.
+ */
+import { join } from 'node:path'
+import { UserError } from '../errors.js'
+import {
+  cliEntryPath,
+  invokingUser,
+  locateServeRoot,
+  nodeBinaryPath,
+  systemdInstallDir,
+  writeConfigFile,
+} from './files.js'
+import { type NginxOptions, renderNginxSite, resolveNginxOptions } from './nginx.js'
+import { renderSystemdUnit, resolveSystemdOptions, type SystemdOptions } from './systemd.js'
+
+export interface Delivery {
+  output?: string
+  force?: boolean
+  install?: boolean
+}
+
+export interface Generated {
+  text: string
+  /** Where it was written (absent when printed to stdout). */
+  writtenTo?: string
+  /** Human next steps to print (on stderr when the config went to stdout). */
+  nextSteps: string[]
+}
+
+export type SystemdRequest = Omit<
+  SystemdOptions,
+  'workDir' | 'appsRoot' | 'nodePath' | 'cliPath' | 'user'
+> & {
+  cwd: string
+  appsRoot?: string
+  user?: string
+  env?: string[]
+}
+
+function deliverChecks(d: Delivery, allowInstall: boolean): void {
+  if (d.install && !allowInstall) throw new UserError('--install is only for systemd units.')
+  if (d.install && d.output !== undefined) throw new UserError('Use either --install or --output, not both.')
+  if (d.force && !d.install && d.output === undefined)
+    throw new UserError('--force only matters with --output or --install (stdout is never "overwritten").')
+}
+
+export function generateSystemd(
+  req: SystemdRequest,
+  d: Delivery,
+  env: NodeJS.ProcessEnv = process.env,
+): Generated {
+  deliverChecks(d, true)
+  const root = locateServeRoot(req.cwd, req.appsRoot)
+  const unit = resolveSystemdOptions({
+    ...req,
+    workDir: root.dir,
+    appsRoot: root.appsRoot,
+    nodePath: nodeBinaryPath(),
+    cliPath: cliEntryPath(),
+    user: req.user ?? invokingUser(env),
+  })
+  const text = renderSystemdUnit(unit)
+  const enable = `systemctl daemon-reload && systemctl enable --now ${unit.enableUnits.join(' ')}`
+  const firewall = `Firewall the gateway port${unit.instances > 1 ? 's' : ''} (${unit.port}${unit.instances > 1 ? `-${unit.port + unit.instances - 1}` : ''}) when nginx fronts it: see "assist generate nginx".`
+  if (d.install) {
+    const path = writeConfigFile(join(systemdInstallDir(env), unit.fileName), text, { force: d.force })
+    return { text, writtenTo: path, nextSteps: [`Wrote ${path}. Start it with:`, `  ${enable}`, firewall] }
+  }
+  if (d.output !== undefined) {
+    const path = writeConfigFile(d.output, text, { force: d.force })
+    return {
+      text,
+      writtenTo: path,
+      nextSteps: [
+        `Wrote ${path}. Install it with:`,
+        `  cp ${path} /etc/systemd/system/${unit.fileName} && ${enable}`,
+        firewall,
+      ],
+    }
+  }
+  return { text, nextSteps: [] }
+}
+
+export function generateNginx(req: NginxOptions, d: Delivery): Generated {
+  deliverChecks(d, false)
+  const site = resolveNginxOptions(req)
+  const text = renderNginxSite(site)
+  if (d.output === undefined) return { text, nextSteps: [] }
+  const path = writeConfigFile(d.output, text, { force: d.force })
+  const ports = site.upstreams.map((u) => u.port)
+  return {
+    text,
+    writtenTo: path,
+    nextSteps: [
+      `Wrote ${path}. Install it with:`,
+      `  cp ${path} /etc/nginx/sites-available/${site.fileName} && ln -sf /etc/nginx/sites-available/${site.fileName} /etc/nginx/sites-enabled/`,
+      '  nginx -t && systemctl reload nginx',
+      `No certificate yet? nginx -t fails without it: get one first, e.g. certbot certonly --standalone -d ${site.domain} (renewals then work through ${site.acmeRoot}: certbot renew --webroot -w ${site.acmeRoot}).`,
+      `Firewall the gateway port${ports.length > 1 ? 's' : ''} (${[...new Set(ports)].join(', ')}) so only nginx reaches ${ports.length > 1 ? 'them' : 'it'}, e.g. ufw deny ${ports[0]}/tcp.`,
+    ],
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * `assist generate nginx`: options → an nginx *site* (upstream + server blocks) that terminates TLS in
+ * front of one or more `assist serve` gateways. The text goes inside nginx's `http {}` context, i.e.
+ * into /etc/nginx/sites-available/<domain> (Debian/Ubuntu) or /etc/nginx/conf.d/<domain>.conf.
+ * `resolveNginxOptions` validates everything (throws UserError); `renderNginxSite` is pure text.
+ */
+import { UserError } from '../errors.js'
+import { DEFAULT_GATEWAY_PORT } from './systemd.js'
+import {
+  type HostPort,
+  identifierFor,
+  type ListenSpec,
+  validateAbsolutePath,
+  validateDomain,
+  validateHostPort,
+  validateInteger,
+  validateListen,
+  validateRate,
+} from './validate.js'
+
+export const DEFAULT_MAX_BODY = 65536
+export const DEFAULT_ACME_ROOT = '/var/www/letsencrypt'
+
+export interface NginxOptions {
+  domain: string
+  upstreams?: string[]
+  cert?: string
+  key?: string
+  listenHttp?: string | number
+  listenHttps?: string | number
+  acmeRoot?: string
+  rateLimit?: string
+  /** Burst of launches allowed above the rate before 429 (default 5). */
+  rateBurst?: number | string
+  /** Absolute path, or "off". Default /var/log/nginx/<domain>.access.log. */
+  accessLog?: string
+  /** Largest request body, in bytes; must match the gateway's --max-body (default 65536). */
+  maxBody?: number | string
+  /** Also listen on IPv6 ([::]) when the listen spec is a bare port (default true). */
+  ipv6?: boolean
+}
+
+export interface NginxSite {
+  domain: string
+  /** Identifier derived from the domain, for zone/upstream/log format names. */
+  id: string
+  upstreams: HostPort[]
+  cert: string
+  key: string
+  listenHttp: ListenSpec
+  listenHttps: ListenSpec
+  acmeRoot: string
+  rateLimit?: string
+  rateBurst: number
+  accessLog: string
+  maxBody: number
+  ipv6: boolean
+  fileName: string
+}
+
+export function resolveNginxOptions(o: NginxOptions): NginxSite {
+  if (o.domain === undefined) throw new UserError('--domain is required, e.g. --domain apps.example.com')
+  const domain = validateDomain('--domain', o.domain)
+  const raw = o.upstreams && o.upstreams.length > 0 ? o.upstreams : [`127.0.0.1:${DEFAULT_GATEWAY_PORT}`]
+  const upstreams = raw.map((u) => validateHostPort('--upstream', u))
+  const keys = new Set<string>()
+  for (const u of upstreams) {
+    const k = `${u.host}:${u.port}`
+    if (keys.has(k)) throw new UserError(`--upstream ${k} is given twice; list each gateway once.`)
+    keys.add(k)
+  }
+  const cert = validateAbsolutePath('--cert', o.cert ?? `/etc/letsencrypt/live/${domain}/fullchain.pem`)
+  const key = validateAbsolutePath('--key', o.key ?? `/etc/letsencrypt/live/${domain}/privkey.pem`)
+  const listenHttp = validateListen('--listen-http', o.listenHttp ?? 80)
+  const listenHttps = validateListen('--listen-https', o.listenHttps ?? 443)
+  if (listenHttp.port === listenHttps.port && (listenHttp.address ?? '*') === (listenHttps.address ?? '*'))
+    throw new UserError('--listen-http and --listen-https must differ (e.g. 80 and 443).')
+  const acmeRoot = validateAbsolutePath('--acme-root', o.acmeRoot ?? DEFAULT_ACME_ROOT)
+  const rateLimit = o.rateLimit === undefined ? undefined : validateRate('--rate-limit', o.rateLimit)
+  const rateBurst = validateInteger('--rate-burst', o.rateBurst ?? 5, 0, 10_000)
+  const accessLog =
+    o.accessLog === 'off'
+      ? 'off'
+      : validateAbsolutePath('--access-log', o.accessLog ?? `/var/log/nginx/${domain}.access.log`)
+  const maxBody = validateInteger('--max-body', o.maxBody ?? DEFAULT_MAX_BODY, 1, 1 << 30)
+  return {
+    domain,
+    id: identifierFor(domain),
+    upstreams,
+    cert,
+    key,
+    listenHttp,
+    listenHttps,
+    acmeRoot,
+    rateLimit,
+    rateBurst,
+    accessLog,
+    maxBody,
+    ipv6: o.ipv6 ?? true,
+    fileName: domain,
+  }
+}
+
+function listenLines(l: ListenSpec, ipv6: boolean, extra: string): string[] {
+  const suffix = extra ? ` ${extra}` : ''
+  if (l.address !== undefined) {
+    const addr = l.address.includes(':') ? `[${l.address}]` : l.address
+    return [`listen ${addr}:${l.port}${suffix};`]
+  }
+  return ipv6
+    ? [`listen ${l.port}${suffix};`, `listen [::]:${l.port}${suffix};`]
+    : [`listen ${l.port}${suffix};`]
+}
+
+/** nginx size: bytes, or k when it divides evenly. */
+function size(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024}k` : String(bytes)
+}
+
+function hostPort(u: HostPort): string {
+  return u.host.includes(':') ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`
+}
+
+/** Renders the site text. Pure: same site in, same text out. */
+export function renderNginxSite(s: NginxSite): string {
+  const L: string[] = []
+  const ind = (n: number, lines: string[]) => {
+    for (const line of lines) L.push(line === '' ? '' : `${'    '.repeat(n)}${line}`)
+  }
+  const upstream = `assist_gateway_${s.id}`
+  const httpsPort = s.listenHttps.port === 443 ? '' : `:${s.listenHttps.port}`
+  const tries = s.upstreams.length
+
+  L.push(`# Generated by "assist generate nginx" for ${s.domain}.`)
+  L.push(`# An nginx *site*: it goes inside http {}, e.g. /etc/nginx/sites-available/${s.fileName}`)
+  L.push(`#   ln -s /etc/nginx/sites-available/${s.fileName} /etc/nginx/sites-enabled/`)
+  L.push('#   nginx -t && systemctl reload nginx')
+  L.push(`# App URL for the place: alloapp:https://${s.domain}${httpsPort}/<app folder>`)
+  L.push('# Firewall the gateway port(s) so only nginx reaches them.')
+  L.push('')
+  L.push(`log_format ${upstream}`)
+  L.push(
+    `    '$remote_addr [$time_local] "$request" $status $body_bytes_sent rt=$request_time upstream=$upstream_addr upstream_status=$upstream_status';`,
+  )
+  L.push('')
+  if (s.rateLimit) {
+    L.push('# Launches (POST) are limited per client address; other requests (GET /health) are not:')
+    L.push('# an empty key is not counted.')
+    L.push(`map $request_method $assist_launch_key_${s.id} {`)
+    L.push('    POST $binary_remote_addr;')
+    L.push('    default "";')
+    L.push('}')
+    L.push(`limit_req_zone $assist_launch_key_${s.id} zone=assist_launch_${s.id}:10m rate=${s.rateLimit};`)
+    L.push('')
+  }
+  L.push(`# The gateway(s). A gateway at capacity answers 503 and has started nothing, so the`)
+  L.push('# request is safely retried on the next one (see proxy_next_upstream below).')
+  L.push(`upstream ${upstream} {`)
+  for (const u of s.upstreams) L.push(`    server ${hostPort(u)} max_fails=3 fail_timeout=10s;`)
+  L.push('    keepalive 16;')
+  L.push('}')
+  L.push('')
+  L.push("# Port 80: the ACME (Let's Encrypt) HTTP challenge, and a redirect to HTTPS for everything else.")
+  L.push('server {')
+  ind(1, listenLines(s.listenHttp, s.ipv6, ''))
+  ind(1, [`server_name ${s.domain};`, ''])
+  ind(1, [
+    'location ^~ /.well-known/acme-challenge/ {',
+    `    root ${s.acmeRoot};`,
+    '    default_type text/plain;',
+    '}',
+    'location / {',
+    `    return 301 https://${s.domain}${httpsPort}$request_uri;`,
+    '}',
+  ])
+  L.push('}')
+  L.push('')
+  L.push('server {')
+  ind(1, listenLines(s.listenHttps, s.ipv6, 'ssl'))
+  ind(1, [`server_name ${s.domain};`, ''])
+  ind(1, [
+    `ssl_certificate ${s.cert};`,
+    `ssl_certificate_key ${s.key};`,
+    '# Modern TLS (Mozilla "intermediate": TLS 1.2 with forward-secret AEAD ciphers, and TLS 1.3).',
+    'ssl_protocols TLSv1.2 TLSv1.3;',
+    'ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;',
+    'ssl_prefer_server_ciphers off;',
+    'ssl_session_timeout 1d;',
+    'ssl_session_cache shared:assist_ssl:10m;',
+    'ssl_session_tickets off;',
+    'add_header Strict-Transport-Security "max-age=63072000" always;',
+    '',
+  ])
+  if (s.accessLog === 'off') ind(1, ['access_log off;'])
+  else ind(1, [`access_log ${s.accessLog} ${upstream};`])
+  ind(1, [
+    '',
+    '# Launch requests are a small JSON body; the gateway refuses more (its --max-body).',
+    `client_max_body_size ${size(s.maxBody)};`,
+    'client_body_timeout 5s;',
+    'client_header_timeout 5s;',
+    '',
+    'location / {',
+    `    proxy_pass http://${upstream};`,
+    '    proxy_http_version 1.1;',
+    '    proxy_set_header Connection "";',
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Real-IP $remote_addr;',
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    proxy_set_header X-Forwarded-Proto $scheme;',
+    '    proxy_set_header X-Forwarded-Host $host;',
+    '    proxy_set_header X-Forwarded-Port $server_port;',
+    '',
+    '    # A place gives the gateway 1 s to connect and 1 s to answer: fail fast so it can report why.',
+    '    proxy_connect_timeout 500ms;',
+    '    proxy_send_timeout 1s;',
+    '    proxy_read_timeout 1s;',
+    '    # Try the next gateway on a connection error, a timeout, or 503 (at capacity: nothing was',
+    '    # started). non_idempotent lets nginx retry the launch POST; the cost: a gateway that started',
+    '    # an app but failed before answering may lead to a second instance on the next gateway.',
+    '    proxy_next_upstream error timeout http_503 non_idempotent;',
+    `    proxy_next_upstream_tries ${tries};`,
+    '    proxy_next_upstream_timeout 1s;',
+  ])
+  if (s.rateLimit) {
+    ind(2, [
+      '',
+      `limit_req zone=assist_launch_${s.id}${s.rateBurst > 0 ? ` burst=${s.rateBurst}` : ''} nodelay;`,
+      'limit_req_status 429;',
+      `error_page 429 = @assist_rate_limited_${s.id};`,
+    ])
+  }
+  ind(1, ['}'])
+  if (s.rateLimit) {
+    ind(1, [
+      '',
+      '# The place shows this body to the person who asked for the launch.',
+      `location @assist_rate_limited_${s.id} {`,
+      '    default_type application/json;',
+      `    return 429 '{"status": "error", "error": "Too many app launches from your address; wait a minute and try again"}';`,
+      '}',
+    ])
+  }
+  L.push('}')
+  return `${L.join('\n')}\n`
+}
