@@ -3,7 +3,7 @@
  * rendered by the pure `formatDoctor`. Nothing here changes the app.
  */
 import { join } from 'node:path'
-import { SUBMODULE_UPDATE, allouiStatus } from './deps/alloui.js'
+import { allouiStatus, SUBMODULE_UPDATE } from './deps/alloui.js'
 import { checkLibraryHeader, PLATFORM_WORDS, readHeader } from './deps/header.js'
 import { isVersion, LOCK_FILE, readCache, readLock } from './deps/lock.js'
 import { buildTools } from './deps/tools.js'
@@ -54,7 +54,11 @@ const bad = (name: string, detail: string, fix: string): Check => ({ name, ok: f
 export function nodeCheck(version: string): Check {
   return versionAtLeast(version, MIN_NODE)
     ? ok('Node.js', `v${version.replace(/^v/, '')} (needs ≥ ${MIN_NODE})`)
-    : bad('Node.js', `v${version.replace(/^v/, '')} is too old (needs ≥ ${MIN_NODE})`, 'install Node.js 20.19 or newer (e.g. nvm install 22)')
+    : bad(
+        'Node.js',
+        `v${version.replace(/^v/, '')} is too old (needs ≥ ${MIN_NODE})`,
+        'install Node.js 20.19 or newer (e.g. nvm install 22)',
+      )
 }
 
 /** The LuaJIT FFI load test: the real luajit `ffi.load`s the library. */
@@ -74,7 +78,9 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
       const r = await runCommand([found.path, '-v'], { env, timeoutMs: 10_000 }).catch((e: Error) => e)
       if (r instanceof Error || r.code !== 0) {
         const why = r instanceof Error ? r.message : (r.stderr || r.stdout).trim() || `exit code ${r.code}`
-        checks.push(bad('LuaJIT', `${found.path} does not run: ${why}`, `reinstall it: ${LUAJIT_INSTALL_HINT}`))
+        checks.push(
+          bad('LuaJIT', `${found.path} does not run: ${why}`, `reinstall it: ${LUAJIT_INSTALL_HINT}`),
+        )
       } else {
         luajit = found.path
         const v = (r.stdout || r.stderr).trim().split('\n')[0].split(' -- ')[0]
@@ -116,13 +122,18 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
         `run ${SUBMODULE_UPDATE} (or commit the new submodule commit if you meant to move it)`,
       ),
     )
-  else if (ui.recorded && ui.checkedOut) checks.push(ok('alloui', `at the recorded commit ${ui.recorded.slice(0, 10)}`))
+  else if (ui.recorded && ui.checkedOut)
+    checks.push(ok('alloui', `at the recorded commit ${ui.recorded.slice(0, 10)}`))
   else checks.push(ok('alloui', 'present (not a git submodule of the app, so its commit is not checked)'))
   // allonet
   const p = allonetPlatform()
   if (!p) {
     checks.push(
-      bad('allonet library', `no allonet builds exist for ${process.platform}-${process.arch}`, 'build it and use `assist fetch --from FILE`'),
+      bad(
+        'allonet library',
+        `no allonet builds exist for ${process.platform}-${process.arch}`,
+        'build it and use `assist fetch --from FILE`',
+      ),
     )
     return checks
   }
@@ -134,18 +145,29 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
       bad(
         'allonet library',
         `missing: allo/lib/${p.file}`,
-        lock ? 'run `assist fetch` (or `assist fetch --build` to build it from source)' : 'run `assist upgrade` to lock and install the newest build',
+        lock
+          ? 'run `assist fetch` (or `assist fetch --build` to build it from source)'
+          : 'run `assist upgrade` to lock and install the newest build',
       ),
     )
   else checks.push(ok('allonet library', `allo/lib/${p.file}`))
-  if (!lock) checks.push(bad('allonet version', `no ${LOCK_FILE}`, 'run `assist upgrade` to lock the newest build'))
+  if (!lock)
+    checks.push(bad('allonet version', `no ${LOCK_FILE}`, 'run `assist upgrade` to lock the newest build'))
   else if (!isVersion(lock))
-    checks.push(bad('allonet version', `${LOCK_FILE} holds "${lock}", not a version`, 'run `assist upgrade` to lock a valid version'))
+    checks.push(
+      bad(
+        'allonet version',
+        `${LOCK_FILE} holds "${lock}", not a version`,
+        'run `assist upgrade` to lock a valid version',
+      ),
+    )
   else if (cache !== lock)
     checks.push(
       bad(
         'allonet version',
-        cache ? `installed ${cache}, but ${LOCK_FILE} wants ${lock}` : `${LOCK_FILE} wants ${lock}; the installed version is unknown`,
+        cache
+          ? `installed ${cache}, but ${LOCK_FILE} wants ${lock}`
+          : `${LOCK_FILE} wants ${lock}; the installed version is unknown`,
         'run `assist fetch`',
       ),
     )
@@ -170,9 +192,14 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
         if (!(r instanceof Error) && r.code === 0 && r.stdout.includes('loaded'))
           checks.push(ok('allonet loads in LuaJIT', 'ffi.load succeeded'))
         else {
-          const why = r instanceof Error ? r.message : r.stderr.trim().split('\n').pop() || `exit code ${r.code}`
+          const why =
+            r instanceof Error ? r.message : r.stderr.trim().split('\n').pop() || `exit code ${r.code}`
           checks.push(
-            bad('allonet loads in LuaJIT', `ffi.load failed: ${why}`, 'reinstall it with `assist fetch --force`, or rebuild with `assist fetch --build`'),
+            bad(
+              'allonet loads in LuaJIT',
+              `ffi.load failed: ${why}`,
+              'reinstall it with `assist fetch --force`, or rebuild with `assist fetch --build`',
+            ),
           )
         }
       }
@@ -193,7 +220,9 @@ async function placeCheck(raw: string): Promise<Check> {
   try {
     const addr = await Promise.race([
       lookup(place.host),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('DNS lookup timed out after 5 s')), 5000).unref()),
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error('DNS lookup timed out after 5 s')), 5000).unref(),
+      ),
     ])
     return ok('place URL', `${place.href} → ${addr.address}`)
   } catch (err) {
@@ -221,7 +250,13 @@ async function portCheck(port: number): Promise<Check> {
           ),
         )
       else if (err.code === 'EACCES')
-        resolve(bad(name, `port ${port} needs root to listen on`, 'use a port above 1023, with nginx in front for 80/443'))
+        resolve(
+          bad(
+            name,
+            `port ${port} needs root to listen on`,
+            'use a port above 1023, with nginx in front for 80/443',
+          ),
+        )
       else resolve(bad(name, `cannot listen on port ${port}: ${err.message}`, 'use another port with --port'))
     })
     server.listen({ port, host: '0.0.0.0', exclusive: true }, () => {

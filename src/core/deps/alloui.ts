@@ -26,7 +26,10 @@ function hasEntries(dir: string): boolean {
 
 const gitEnv = (env: NodeJS.ProcessEnv = process.env) => ({ ...env, GIT_TERMINAL_PROMPT: '0' })
 
-export async function allouiStatus(root: string, env: NodeJS.ProcessEnv = process.env): Promise<AllouiStatus> {
+export async function allouiStatus(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AllouiStatus> {
   const dir = join(root, ALLOUI_DIR)
   const present = hasEntries(dir)
   if (!findExecutable('git', env.PATH)) return { present }
@@ -39,16 +42,19 @@ export async function allouiStatus(root: string, env: NodeJS.ProcessEnv = proces
   const recorded = m?.[1]
   let checkedOut: string | undefined
   if (present) {
-    const head = await runCommand(['git', 'rev-parse', 'HEAD'], { cwd: dir, env: gitEnv(env), timeoutMs: 15_000 }).catch(
-      () => undefined,
-    )
+    const head = await runCommand(['git', 'rev-parse', 'HEAD'], {
+      cwd: dir,
+      env: gitEnv(env),
+      timeoutMs: 15_000,
+    }).catch(() => undefined)
     // Only a checkout of its own (a .git file or folder in alloui) counts; otherwise rev-parse finds the app's repo.
     const top = await runCommand(['git', 'rev-parse', '--show-toplevel'], {
       cwd: dir,
       env: gitEnv(env),
       timeoutMs: 15_000,
     }).catch(() => undefined)
-    if (head?.code === 0 && top?.code === 0 && samePath(top.stdout.trim(), dir)) checkedOut = head.stdout.trim()
+    if (head?.code === 0 && top?.code === 0 && samePath(top.stdout.trim(), dir))
+      checkedOut = head.stdout.trim()
   }
   return { present, recorded, checkedOut }
 }
@@ -67,7 +73,10 @@ export type AllouiAction = 'present' | 'checked-out' | 'not-recorded'
  * Checks alloui out when it is missing and the app's git records it as a submodule. Returns what
  * happened; 'not-recorded' means it is missing and git cannot restore it (the caller warns).
  */
-export async function ensureAlloui(root: string, env: NodeJS.ProcessEnv = process.env): Promise<AllouiAction> {
+export async function ensureAlloui(
+  root: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AllouiAction> {
   const status = await allouiStatus(root, env)
   if (status.present) return 'present'
   if (!status.recorded) return 'not-recorded'

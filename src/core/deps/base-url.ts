@@ -50,7 +50,8 @@ export function resolveBaseUrl(opts: {
     [opts.configBaseUrl, CONFIG_FILE],
   ]
   for (const [value, source] of candidates) {
-    if (value !== undefined && value.trim() !== '') return { url: normaliseBaseUrl(value.trim(), source), source }
+    if (value !== undefined && value.trim() !== '')
+      return { url: normaliseBaseUrl(value.trim(), source), source }
   }
   throw new UserError(noBaseUrlMessage())
 }

@@ -5,7 +5,16 @@
  * second app on the machine installs instantly.
  */
 import { createHash } from 'node:crypto'
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs'
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
@@ -56,8 +65,15 @@ export function localSource(url: string): string | undefined {
 }
 
 /** The cache folder for one source URL + commit. */
-export function buildCacheDir(sourceUrl: string, commit: string, env: NodeJS.ProcessEnv = process.env): string {
-  const key = createHash('sha256').update(localSource(sourceUrl) ?? sourceUrl).digest('hex').slice(0, 16)
+export function buildCacheDir(
+  sourceUrl: string,
+  commit: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const key = createHash('sha256')
+    .update(localSource(sourceUrl) ?? sourceUrl)
+    .digest('hex')
+    .slice(0, 16)
   return join(cacheHome(env), 'allonet', `${key}-${commit}`)
 }
 
@@ -100,7 +116,11 @@ export function assertBuildTools(env: NodeJS.ProcessEnv = process.env): void {
     )
 }
 
-export async function buildFromSource(root: string, p: PlatformInfo, opts: BuildOptions): Promise<BuildOutcome> {
+export async function buildFromSource(
+  root: string,
+  p: PlatformInfo,
+  opts: BuildOptions,
+): Promise<BuildOutcome> {
   const env = { ...(opts.env ?? process.env), GIT_TERMINAL_PROMPT: '0' }
   assertBuildTools(env)
   const commit = commitOfVersion(opts.version)
@@ -108,7 +128,9 @@ export async function buildFromSource(root: string, p: PlatformInfo, opts: Build
   const cmakeTarget = opts.target ?? DEFAULT_TARGET
   const local = localSource(sourceUrl)
   if (local !== undefined && !existsSync(local))
-    throw new UserError(`--allonet-url ${sourceUrl}: no such folder. Give a git URL or the path of an allonet clone.`)
+    throw new UserError(
+      `--allonet-url ${sourceUrl}: no such folder. Give a git URL or the path of an allonet clone.`,
+    )
   const cacheDir = buildCacheDir(sourceUrl, commit, env)
   const cachedLib = join(cacheDir, 'lib', p.file)
   const logPath = join(cacheDir, 'build.log')
@@ -134,7 +156,10 @@ export async function buildFromSource(root: string, p: PlatformInfo, opts: Build
   }
 
   mkdirSync(cacheDir, { recursive: true })
-  appendFileSync(logPath, `\n=== assist fetch --build ${opts.version} from ${sourceUrl} (${new Date().toISOString()})\n`)
+  appendFileSync(
+    logPath,
+    `\n=== assist fetch --build ${opts.version} from ${sourceUrl} (${new Date().toISOString()})\n`,
+  )
   const log = (line: string) => appendFileSync(logPath, `${line}\n`)
   const fail = (what: string, r?: CommandResult, extra = ''): never => {
     const how = r ? (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`) : ''
@@ -180,7 +205,11 @@ export async function buildFromSource(root: string, p: PlatformInfo, opts: Build
         )
       step(`checking out ${commit} with submodules`)
       await run('checking out', ['git', 'checkout', '--detach', commit], tmpSrc)
-      await run('checking out submodules', ['git', ...gitCfg, 'submodule', 'update', '--init', '--recursive'], tmpSrc)
+      await run(
+        'checking out submodules',
+        ['git', ...gitCfg, 'submodule', 'update', '--init', '--recursive'],
+        tmpSrc,
+      )
       rmSync(src, { recursive: true, force: true })
       renameSync(tmpSrc, src)
     } catch (err) {
@@ -203,7 +232,12 @@ export async function buildFromSource(root: string, p: PlatformInfo, opts: Build
     },
   )
   const built = findBuilt(buildDir, p.file)
-  if (!built) fail('collecting the result', undefined, `: the build finished but made no ${p.file} (is --target right?)`)
+  if (!built)
+    fail(
+      'collecting the result',
+      undefined,
+      `: the build finished but made no ${p.file} (is --target right?)`,
+    )
   assertLibrary(built as string, p, `The built ${built}`)
   mkdirSync(join(cacheDir, 'lib'), { recursive: true })
   const tmpLib = tempBeside(cachedLib)

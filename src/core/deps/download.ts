@@ -116,7 +116,10 @@ async function getOnce(url: string, timeoutMs: number): Promise<IncomingMessage>
  * GETs `url`, following redirects. Resolves with a 2xx response; HTTP errors, redirect loops and
  * network failures reject with a DownloadError.
  */
-export async function openUrl(url: string, opts: RequestOptions): Promise<{ res: IncomingMessage; url: string }> {
+export async function openUrl(
+  url: string,
+  opts: RequestOptions,
+): Promise<{ res: IncomingMessage; url: string }> {
   const max = opts.maxRedirects ?? 5
   const chain: string[] = [url]
   let current = url
@@ -127,7 +130,12 @@ export async function openUrl(url: string, opts: RequestOptions): Promise<{ res:
       res.resume()
       const location = res.headers.location
       if (!location)
-        throw new DownloadError('bad-redirect', current, `${current} answered HTTP ${status} without a Location header.`, status)
+        throw new DownloadError(
+          'bad-redirect',
+          current,
+          `${current} answered HTTP ${status} without a Location header.`,
+          status,
+        )
       const next = new URL(location, current).href
       if (chain.includes(next))
         throw new DownloadError(
@@ -192,7 +200,11 @@ function truncatedError(url: string, got: number, want: number | undefined): Dow
  * Rejects HTML (by content-type or a leading `<`), checks the size against Content-Length and
  * reports progress. Returns the byte count and sha256 of what was written.
  */
-export async function downloadToFile(url: string, dest: string, opts: DownloadOptions): Promise<DownloadResult> {
+export async function downloadToFile(
+  url: string,
+  dest: string,
+  opts: DownloadOptions,
+): Promise<DownloadResult> {
   const { res, url: finalUrl } = await openUrl(url, opts)
   if (isHtmlType(res)) {
     res.destroy()
@@ -229,7 +241,8 @@ export async function downloadToFile(url: string, dest: string, opts: DownloadOp
     socket?.setTimeout(0)
     socket?.off('timeout', onTimeout)
   }
-  if (!res.complete || (total !== undefined && received !== total)) throw truncatedError(finalUrl, received, total)
+  if (!res.complete || (total !== undefined && received !== total))
+    throw truncatedError(finalUrl, received, total)
   return { bytes: received, sha256: hash.digest('hex'), finalUrl }
 }
 
@@ -247,14 +260,19 @@ export async function fetchText(url: string, opts: RequestOptions & { maxBytes?:
       size += chunk.length
       if (size > max) {
         res.destroy()
-        throw new DownloadError('too-large', finalUrl, `${finalUrl} is larger than ${max} bytes; this is not the small file expected.`)
+        throw new DownloadError(
+          'too-large',
+          finalUrl,
+          `${finalUrl} is larger than ${max} bytes; this is not the small file expected.`,
+        )
       }
       chunks.push(chunk)
     }
   } catch (err) {
     if (err instanceof DownloadError) throw err
     const e = err as NodeJS.ErrnoException
-    if (e.code === 'ECONNRESET' || /aborted/i.test(e.message)) throw truncatedError(finalUrl, size, contentLength(res))
+    if (e.code === 'ECONNRESET' || /aborted/i.test(e.message))
+      throw truncatedError(finalUrl, size, contentLength(res))
     throw networkError(e, finalUrl, opts.timeoutMs)
   } finally {
     socket?.setTimeout(0)
@@ -269,4 +287,3 @@ export function parseSha256File(text: string): string | undefined {
   const m = /\b([0-9a-fA-F]{64})\b/.exec(text)
   return m ? m[1].toLowerCase() : undefined
 }
-

@@ -96,7 +96,11 @@ export async function fetchLocked(
   const target = libraryTarget(project.root, p)
   if (!opts.force && readCache(project.root) === version && isFile(target))
     return { action: 'up-to-date', version, target }
-  const base = resolveBaseUrl({ flag: opts.baseUrl, env: opts.env, configBaseUrl: project.config.allonet?.baseUrl })
+  const base = resolveBaseUrl({
+    flag: opts.baseUrl,
+    env: opts.env,
+    configBaseUrl: project.config.allonet?.baseUrl,
+  })
   const dl = await downloadLibrary(base.url, version, p, target, opts)
   try {
     commitTemp(dl.tmp, target)
@@ -120,7 +124,12 @@ export interface LatestInfo {
 }
 
 /** Reads `<base>/latest_<branch>_<platform>.json`. */
-export async function fetchLatest(base: string, branch: string, p: PlatformInfo, opts: NetOptions): Promise<LatestInfo> {
+export async function fetchLatest(
+  base: string,
+  branch: string,
+  p: PlatformInfo,
+  opts: NetOptions,
+): Promise<LatestInfo> {
   const url = latestUrl(base, branch, p.platform)
   let text: string
   try {
@@ -137,7 +146,9 @@ export async function fetchLatest(base: string, branch: string, p: PlatformInfo,
   try {
     json = JSON.parse(text)
   } catch {
-    throw new UserError(`${url} is not valid JSON: the mirror is broken. Pin a version instead: assist upgrade VERSION.`)
+    throw new UserError(
+      `${url} is not valid JSON: the mirror is broken. Pin a version instead: assist upgrade VERSION.`,
+    )
   }
   const v = (json as { version?: unknown } | null)?.version
   if (typeof v !== 'string' || !isVersion(v))
@@ -167,7 +178,11 @@ export async function upgrade(
   spec: string | undefined,
   opts: NetOptions & { onResolved?: (from: string | undefined, to: string) => void },
 ): Promise<UpgradeOutcome> {
-  const base = resolveBaseUrl({ flag: opts.baseUrl, env: opts.env, configBaseUrl: project.config.allonet?.baseUrl })
+  const base = resolveBaseUrl({
+    flag: opts.baseUrl,
+    env: opts.env,
+    configBaseUrl: project.config.allonet?.baseUrl,
+  })
   let to: string
   let via: UpgradeOutcome['via']
   if (spec !== undefined && isVersion(spec)) {

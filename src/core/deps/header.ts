@@ -12,8 +12,8 @@ export const HEADER_BYTES = 4096
 export type HeaderVerdict = { ok: true; kind: string } | { ok: false; kind: string; reason: string }
 
 const ELF_MACHINES: Record<number, string> = { 3: 'x86', 40: 'ARM', 62: 'x86-64', 183: 'AArch64' }
-const PE_MACHINES: Record<number, string> = { 0x14c: 'x86', 0x8664: 'x64', 0xaa64: 'ARM64' }
-const MACHO_CPUS: Record<number, string> = { 0x01000007: 'x86_64', 0x0100000c: 'arm64', 7: 'i386' }
+const PE_MACHINES: Record<number, string> = { 332: 'x86', 34404: 'x64', 43620: 'ARM64' }
+const MACHO_CPUS: Record<number, string> = { 16777223: 'x86_64', 16777228: 'arm64', 7: 'i386' }
 
 /** What kind of file this is, in a few words (for messages). */
 export function describeHeader(buf: Buffer): string {
@@ -22,7 +22,8 @@ export function describeHeader(buf: Buffer): string {
   if (buf.length >= 20 && buf.readUInt32BE(0) === 0x7f454c46) {
     const bits = buf[4] === 2 ? '64-bit' : '32-bit'
     const type = buf.readUInt16LE(16)
-    const what = type === 3 ? 'shared object' : type === 2 ? 'executable' : type === 1 ? 'object file' : 'file'
+    const what =
+      type === 3 ? 'shared object' : type === 2 ? 'executable' : type === 1 ? 'object file' : 'file'
     const m = buf.readUInt16LE(18)
     return `an ELF ${bits} ${what} for ${ELF_MACHINES[m] ?? `machine ${m}`}`
   }
@@ -39,7 +40,8 @@ export function describeHeader(buf: Buffer): string {
 /** True when the bytes look like an HTML (or XML) document: first non-space byte is `<`. */
 export function isHtml(buf: Buffer): boolean {
   for (const b of buf.subarray(0, 512)) {
-    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf) continue
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf)
+      continue
     return b === 0x3c
   }
   return false
@@ -47,11 +49,13 @@ export function isHtml(buf: Buffer): boolean {
 
 function checkElf(buf: Buffer): HeaderVerdict {
   const kind = describeHeader(buf)
-  if (buf.length < 20 || buf.readUInt32BE(0) !== 0x7f454c46) return { ok: false, kind, reason: 'not an ELF file' }
+  if (buf.length < 20 || buf.readUInt32BE(0) !== 0x7f454c46)
+    return { ok: false, kind, reason: 'not an ELF file' }
   if (buf[4] !== 2) return { ok: false, kind, reason: 'not a 64-bit ELF file' }
   if (buf[5] !== 1) return { ok: false, kind, reason: 'not little-endian' }
   if (buf.readUInt16LE(16) !== 3) return { ok: false, kind, reason: 'not a shared object (ET_DYN)' }
-  if (buf.readUInt16LE(18) !== 62) return { ok: false, kind, reason: 'built for another architecture, not x86-64' }
+  if (buf.readUInt16LE(18) !== 62)
+    return { ok: false, kind, reason: 'built for another architecture, not x86-64' }
   return { ok: true, kind }
 }
 
@@ -66,7 +70,8 @@ function checkMachO(buf: Buffer): HeaderVerdict {
   if (buf.length >= 16 && buf.readUInt32LE(0) === 0xfeedfacf) {
     if (buf.readUInt32LE(12) !== 6) return { ok: false, kind, reason: 'not a dylib (MH_DYLIB)' }
     const cpu = buf.readUInt32LE(4)
-    if (cpu !== 0x01000007 && cpu !== 0x0100000c) return { ok: false, kind, reason: 'not for x86_64 or arm64' }
+    if (cpu !== 0x01000007 && cpu !== 0x0100000c)
+      return { ok: false, kind, reason: 'not for x86_64 or arm64' }
     return { ok: true, kind }
   }
   return { ok: false, kind, reason: 'not a Mach-O file' }
@@ -74,13 +79,18 @@ function checkMachO(buf: Buffer): HeaderVerdict {
 
 function checkPe(buf: Buffer): HeaderVerdict {
   const kind = describeHeader(buf)
-  if (buf.length < 0x40 || buf[0] !== 0x4d || buf[1] !== 0x5a) return { ok: false, kind, reason: 'not a PE file' }
+  if (buf.length < 0x40 || buf[0] !== 0x4d || buf[1] !== 0x5a)
+    return { ok: false, kind, reason: 'not a PE file' }
   const pe = buf.readUInt32LE(0x3c)
   if (pe + 24 > buf.length || buf.readUInt32BE(pe) !== 0x50450000)
     return { ok: false, kind, reason: 'no PE header' }
   const machine = buf.readUInt16LE(pe + 4)
   if (machine !== 0x8664)
-    return { ok: false, kind, reason: `built for ${PE_MACHINES[machine] ?? `machine 0x${machine.toString(16)}`}, not x64` }
+    return {
+      ok: false,
+      kind,
+      reason: `built for ${PE_MACHINES[machine] ?? `machine 0x${machine.toString(16)}`}, not x64`,
+    }
   if ((buf.readUInt16LE(pe + 22) & 0x2000) === 0) return { ok: false, kind, reason: 'not a DLL' }
   return { ok: true, kind: 'a Windows x64 DLL' }
 }

@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
 import { isFile } from '../fsutil.js'
 import { allonetPlatform, type Platform } from '../project.js'
-import { LIB_DIR } from './lock.js'
 import { checkLibraryHeader, PLATFORM_WORDS, readHeader } from './header.js'
+import { LIB_DIR } from './lock.js'
 
 export interface PlatformInfo {
   platform: Platform
@@ -33,7 +33,11 @@ export function libraryTarget(root: string, p: PlatformInfo): string {
 /** A fresh temp path beside `target` (same folder, so the final rename is atomic). */
 export function tempBeside(target: string): string {
   mkdirSync(join(target, '..'), { recursive: true })
-  return join(target, '..', `.${target.split(/[\\/]/).pop()}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+  return join(
+    target,
+    '..',
+    `.${target.split(/[\\/]/).pop()}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  )
 }
 
 /** Throws a UserError unless `path` is a shared library for the platform (by header). */

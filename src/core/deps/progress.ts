@@ -48,6 +48,7 @@ export async function terminalProgress(
     },
     stop() {
       if (started) bar.stop()
+      started = false
     },
   }
 }
