@@ -67,7 +67,10 @@ describe('assist fetch (download)', () => {
     const r = await fetchCli(root)
     assert.equal(r.code, 2)
     assert.match(r.stderr, /public bucket .* is gone/)
-    assert.match(r.stderr, /--base-url URL, the ALLONET_BASE_URL environment variable, or "allonet": \{"baseUrl"/)
+    assert.match(
+      r.stderr,
+      /--base-url URL, the ALLONET_BASE_URL environment variable, or "allonet": \{"baseUrl"/,
+    )
     assert.match(r.stderr, /--from FILE.*--build/)
     assertUntouched(root)
   })
@@ -76,7 +79,10 @@ describe('assist fetch (download)', () => {
     const root = app({ lock: V1, cache: '0.0.1.g0' })
     const r = await fetchCli(root, '--base-url', m.url)
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, new RegExp(`Installed allonet ${V1} for linux-x64 → ${LIB} \\(\\d+ bytes, sha256 verified\\)`))
+    assert.match(
+      r.stdout,
+      new RegExp(`Installed allonet ${V1} for linux-x64 → ${LIB} \\(\\d+ bytes, sha256 verified\\)`),
+    )
     assert.deepEqual(readFileSync(join(root, LIB)), lib1)
     assert.equal(cache(root), `${V1}\n`)
     assert.deepEqual(libDir(root), ['allonet.cache', 'liballonet.so'])
@@ -99,7 +105,10 @@ describe('assist fetch (download)', () => {
     assert.equal(r2.code, 0, r2.stderr)
     assert.deepEqual(readFileSync(join(viaConfig, LIB)), lib1)
     const flagWins = app({ lock: V1, config: { allonet: { baseUrl: 'http://127.0.0.1:1/nothing' } } })
-    const r3 = await runCli(['fetch', '--base-url', m.url], { cwd: flagWins, env: { ALLONET_BASE_URL: 'http://127.0.0.1:1/x' } })
+    const r3 = await runCli(['fetch', '--base-url', m.url], {
+      cwd: flagWins,
+      env: { ALLONET_BASE_URL: 'http://127.0.0.1:1/x' },
+    })
     assert.equal(r3.code, 0, r3.stderr)
   })
 
@@ -119,7 +128,11 @@ describe('assist fetch (download)', () => {
       () => m.file('/9.0.0.gbad/linux-x64/liballonet.so', lib1, sha256('something else')),
       /Checksum mismatch for .*liballonet\.so: the mirror publishes sha256 [0-9a-f]{64} but the download has/,
     ],
-    ['HTTP 404', () => {}, /allonet version 9\.0\.0\.gbad has no build for linux-x64 at http:\/\/127\.0\.0\.1:\d+\/9\.0\.0\.gbad\/linux-x64\/liballonet\.so \(HTTP 404\)/],
+    [
+      'HTTP 404',
+      () => {},
+      /allonet version 9\.0\.0\.gbad has no build for linux-x64 at http:\/\/127\.0\.0\.1:\d+\/9\.0\.0\.gbad\/linux-x64\/liballonet\.so \(HTTP 404\)/,
+    ],
     [
       'HTTP 500',
       () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'status', status: 500 }),
@@ -135,13 +148,15 @@ describe('assist fetch (download)', () => {
     ],
     [
       'a stalled server (--timeout 1)',
-      () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'stall', length: lib1.length, sendBytes: 100 }),
+      () =>
+        m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'stall', length: lib1.length, sendBytes: 100 }),
       /Timed out: .* sent nothing for 1 s/,
       ['--timeout', '1'],
     ],
     [
       'a truncated body',
-      () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'truncate', length: 50_000, sendBytes: 2000 }),
+      () =>
+        m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'truncate', length: 50_000, sendBytes: 2000 }),
       /cut off after 2000 of 50000 bytes/,
     ],
     [
@@ -162,7 +177,8 @@ describe('assist fetch (download)', () => {
   ]
   for (const [name, arrange, message, extra] of failures) {
     test(`${name}: its own message, exit 2, and the old library kept byte for byte`, async () => {
-      for (const k of [...m.routes.keys()]) if (k.startsWith('/9.0.0.gbad') || k === '/loop2') m.routes.delete(k)
+      for (const k of [...m.routes.keys()])
+        if (k.startsWith('/9.0.0.gbad') || k === '/loop2') m.routes.delete(k)
       arrange()
       const root = app({ lock: '9.0.0.gbad', cache: '0.0.1.g0' })
       const r = await fetchCli(root, '--base-url', m.url, ...(extra ?? []))
@@ -242,7 +258,8 @@ describe('assist fetch --from', () => {
 })
 
 describe('assist upgrade', () => {
-  const up = (root: string, ...args: string[]) => runCli(['upgrade', '--base-url', m.url, ...args], { cwd: root, env })
+  const up = (root: string, ...args: string[]) =>
+    runCli(['upgrade', '--base-url', m.url, ...args], { cwd: root, env })
   const lock = (root: string) => readFileSync(join(root, 'allo/allonet.lock'), 'utf8')
 
   test('no argument: newest of main; shows old → new, writes the lock, installs', async () => {

@@ -122,15 +122,10 @@ export async function buildFromSource(
   opts: BuildOptions,
 ): Promise<BuildOutcome> {
   const env = { ...(opts.env ?? process.env), GIT_TERMINAL_PROMPT: '0' }
-  assertBuildTools(env)
   const commit = commitOfVersion(opts.version)
   const sourceUrl = opts.sourceUrl ?? DEFAULT_ALLONET_URL
   const cmakeTarget = opts.target ?? DEFAULT_TARGET
   const local = localSource(sourceUrl)
-  if (local !== undefined && !existsSync(local))
-    throw new UserError(
-      `--allonet-url ${sourceUrl}: no such folder. Give a git URL or the path of an allonet clone.`,
-    )
   const cacheDir = buildCacheDir(sourceUrl, commit, env)
   const cachedLib = join(cacheDir, 'lib', p.file)
   const logPath = join(cacheDir, 'build.log')
@@ -155,6 +150,12 @@ export async function buildFromSource(
     return { version: opts.version, commit, target, cached: true, cacheDir, logPath }
   }
 
+  // Only a real build needs the tools and the source; name what is missing before anything starts.
+  assertBuildTools(env)
+  if (local !== undefined && !existsSync(local))
+    throw new UserError(
+      `--allonet-url ${sourceUrl}: no such folder. Give a git URL or the path of an allonet clone.`,
+    )
   mkdirSync(cacheDir, { recursive: true })
   appendFileSync(
     logPath,
