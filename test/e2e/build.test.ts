@@ -11,14 +11,13 @@ import {
   readFileSync,
   renameSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
 import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
-import { buildSharedLib, GIT_ALLOW_FILE_ENV, git } from '../helpers/native.js'
+import { buildSharedLib, GIT_ALLOW_FILE_ENV, git, pathWith } from '../helpers/native.js'
 
 const LIB = 'allo/lib/liballonet.so'
 let repo: string
@@ -74,14 +73,6 @@ function app(lock: string, withOld = false): string {
     writeFileSync(join(root, 'allo/lib/allonet.cache'), '0.0.1.g0\n')
   }
   return root
-}
-
-/** A PATH with only the named tools (symlinks to the real ones). */
-function pathWith(...tools: string[]): string {
-  const dir = tempDir('assist-path-')
-  for (const t of tools)
-    symlinkSync(execFileSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).trim(), join(dir, t))
-  return dir
 }
 
 const env = () => ({ XDG_CACHE_HOME: cacheHome, ALLONET_BASE_URL: '' })

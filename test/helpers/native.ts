@@ -1,6 +1,6 @@
 /** Real native artefacts for tests: shared libraries built with the system C compiler (cc -shared). */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { tempDir } from './app.js'
 
@@ -22,7 +22,7 @@ export function buildUnloadableLib(out: string): string {
   const dir = tempDir('assist-cc-')
   const dep = join(dir, 'libassistdep.so')
   buildSharedLib(dep, 7)
-  buildSharedLib(out, 8, [`-L${dir}`, '-lassistdep'])
+  buildSharedLib(out, 8, [`-L${dir}`, '-Wl,--no-as-needed', '-lassistdep'])
   execFileSync('rm', ['-f', dep])
   return out
 }
@@ -49,4 +49,14 @@ export const GIT_ALLOW_FILE_ENV = {
   GIT_CONFIG_COUNT: '1',
   GIT_CONFIG_KEY_0: 'protocol.file.allow',
   GIT_CONFIG_VALUE_0: 'always',
+}
+
+/** A PATH folder holding only the named tools (symlinks to the real ones): for "X is missing" tests. */
+export function pathWith(...tools: string[]): string {
+  const dir = tempDir('assist-path-')
+  for (const t of tools) {
+    const real = execFileSync('sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).trim()
+    symlinkSync(real, join(dir, t))
+  }
+  return dir
 }
