@@ -86,6 +86,8 @@ describe('assist fetch (download)', () => {
     assert.deepEqual(readFileSync(join(root, LIB)), lib1)
     assert.equal(cache(root), `${V1}\n`)
     assert.deepEqual(libDir(root), ['allonet.cache', 'liballonet.so'])
+    assert.equal(r.stderr, '', 'no progress bar when stderr is not a TTY')
+    assert.equal(r.stdout.trim().split('\n').length, 1, 'one line of output')
     const before = m.hits.length
     const again = await fetchCli(root, '--base-url', m.url)
     assert.equal(again.code, 0)

@@ -23,12 +23,10 @@ export async function terminalProgress(
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label} [{bar}] {percentage}% {value_h}/{total_h}`,
+      format: `${label} [{bar}] {percentage}%${unit === 'bytes' ? ' {value_h}/{total_h}' : ''}`,
       hideCursor: true,
       clearOnComplete: true,
       barsize: 30,
-      formatValue: (v, _o, type) =>
-        unit === 'bytes' && (type === 'value' || type === 'total') ? mib(v) : String(v),
     },
     cliProgress.Presets.shades_classic,
   )
@@ -36,15 +34,17 @@ export async function terminalProgress(
   return {
     update(done, total) {
       const t = unit === '%' ? 100 : (total ?? Math.max(done, 1))
-      if (!started) {
-        bar.start(t, 0, { value_h: '', total_h: '' })
-        started = true
-      }
-      bar.setTotal(t)
-      bar.update(done, {
+      const payload = {
         value_h: unit === 'bytes' ? mib(done) : `${done}%`,
         total_h: unit === 'bytes' ? (total === undefined ? '?' : mib(total)) : '100%',
-      })
+      }
+      if (!started) {
+        bar.start(t, done, payload)
+        started = true
+        return
+      }
+      bar.setTotal(t)
+      bar.update(done, payload)
     },
     stop() {
       if (started) bar.stop()
