@@ -114,6 +114,22 @@ describe('assist fetch (download)', () => {
     assert.equal(r3.code, 0, r3.stderr)
   })
 
+  test('follows a redirect to the file; the checksum is looked up beside the requested URL', async () => {
+    const v = '1.0.2.gddddddd'
+    m.set(`/${v}/linux-x64/liballonet.so`, {
+      kind: 'redirect',
+      to: `/${V1}/linux-x64/liballonet.so`,
+      status: 302,
+    })
+    const root = app({ lock: v, cache: '0.0.1.g0' })
+    const r = await fetchCli(root, '--base-url', m.url)
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(readFileSync(join(root, LIB)), lib1)
+    assert.equal(cache(root), `${v}\n`)
+    assert.match(r.stdout, /no checksum published/)
+    assert.ok(m.hits.includes(`/${v}/linux-x64/liballonet.so.sha256`))
+  })
+
   test('no checksum published: installs and says so', async () => {
     const v = '1.0.1.gccccccc'
     m.file(`/${v}/linux-x64/liballonet.so`, lib2, false)

@@ -15,7 +15,7 @@ import {
   renameSync,
   rmSync,
 } from 'node:fs'
-import { homedir } from 'node:os'
+import { availableParallelism, homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
 import { isFile } from '../fsutil.js'
@@ -225,7 +225,17 @@ export async function buildFromSource(
   step(`building the ${cmakeTarget} target`)
   await run(
     'building',
-    ['cmake', '--build', buildDir, '--target', cmakeTarget, '--config', 'Release', '--parallel'],
+    [
+      'cmake',
+      '--build',
+      buildDir,
+      '--target',
+      cmakeTarget,
+      '--config',
+      'Release',
+      '--parallel',
+      String(availableParallelism()),
+    ],
     undefined,
     (l) => {
       const pct = parseBuildPercent(l)
