@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
-import { runCli } from '../helpers/cli.js'
+import { CliProcess, runCli, sleep } from '../helpers/cli.js'
 import { type Mirror, sha256, startMirror } from '../helpers/mirror.js'
 import { buildSharedLib } from '../helpers/native.js'
 
@@ -206,6 +206,22 @@ describe('assist fetch (download)', () => {
       assertUntouched(root)
     })
   }
+
+  test('Ctrl-C mid-download: the temp file is removed and the old library kept byte for byte', async () => {
+    m.set('/9.1.0.gabcdef/linux-x64/liballonet.so', { kind: 'stall', length: 1_000_000, sendBytes: 4096 })
+    const root = app({ lock: '9.1.0.gabcdef', cache: '0.0.1.g0' })
+    const cli = new CliProcess(['fetch', '--base-url', m.url, '--timeout', '60'], { cwd: root, env })
+    // wait (event by event, generous limit) until the download has created its temp file
+    for (let i = 0; i < 300 && !libDir(root).some((f) => f.endsWith('.tmp')); i++) await sleep(50)
+    assert.ok(
+      libDir(root).some((f) => f.endsWith('.tmp')),
+      `no temp file appeared: ${cli.output}`,
+    )
+    cli.signal('SIGINT')
+    const end = await cli.closed
+    assert.equal(end.signal, 'SIGINT')
+    assertUntouched(root)
+  })
 
   test('connection refused', async () => {
     const gone = await startMirror()

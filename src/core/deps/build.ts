@@ -21,6 +21,7 @@ import { UserError } from '../errors.js'
 import { isFile } from '../fsutil.js'
 import { type CommandResult, LaunchError, runCommand } from '../launcher.js'
 import { assertLibrary, commitTemp, libraryTarget, type PlatformInfo, tempBeside } from './install.js'
+import { interrupted, release, removeOnInterrupt } from './interrupt.js'
 import { commitOfVersion } from './lock.js'
 import { buildTools, installHint } from './tools.js'
 
@@ -176,6 +177,7 @@ export async function buildFromSource(
       r = await runCommand(argv, {
         cwd,
         env,
+        signal: interrupted,
         onLine: (l) => {
           log(l)
           onLine?.(l)
@@ -195,6 +197,7 @@ export async function buildFromSource(
   if (!existsSync(join(src, '.git'))) {
     const tmpSrc = `${src}.${process.pid}.tmp`
     rmSync(tmpSrc, { recursive: true, force: true })
+    removeOnInterrupt(tmpSrc)
     step(`cloning ${sourceUrl}`)
     try {
       await run('cloning', ['git', ...gitCfg, 'clone', '--no-checkout', local ?? sourceUrl, tmpSrc])
@@ -213,6 +216,7 @@ export async function buildFromSource(
       )
       rmSync(src, { recursive: true, force: true })
       renameSync(tmpSrc, src)
+      release(tmpSrc)
     } catch (err) {
       rmSync(tmpSrc, { recursive: true, force: true })
       throw err

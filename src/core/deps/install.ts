@@ -9,6 +9,7 @@ import { UserError } from '../errors.js'
 import { isFile } from '../fsutil.js'
 import { allonetPlatform, type Platform } from '../project.js'
 import { checkLibraryHeader, PLATFORM_WORDS, readHeader } from './header.js'
+import { removeOnInterrupt } from './interrupt.js'
 import { LIB_DIR } from './lock.js'
 
 export interface PlatformInfo {
@@ -33,11 +34,13 @@ export function libraryTarget(root: string, p: PlatformInfo): string {
 /** A fresh temp path beside `target` (same folder, so the final rename is atomic). */
 export function tempBeside(target: string): string {
   mkdirSync(join(target, '..'), { recursive: true })
-  return join(
+  const tmp = join(
     target,
     '..',
     `.${target.split(/[\\/]/).pop()}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
   )
+  removeOnInterrupt(tmp)
+  return tmp
 }
 
 /** Throws a UserError unless `path` is a shared library for the platform (by header). */
