@@ -183,6 +183,8 @@ export interface CommandOptions {
   onLine?: (line: string, stream: OutputStream) => void
   /** Text written to the command's standard input. */
   input?: string
+  /** Aborting kills the command's whole process group (e.g. when assist itself is interrupted). */
+  signal?: AbortSignal
 }
 
 /**
@@ -217,12 +219,17 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => child.pid && signalGroup(child.pid, 'SIGKILL'), opts.timeoutMs)
+    const abort = () => child.pid && signalGroup(child.pid, 'SIGKILL')
+    if (opts.signal?.aborted) abort()
+    opts.signal?.addEventListener('abort', abort, { once: true })
     child.once('error', (err) => {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abort)
       reject(new LaunchError(`could not run ${argv[0]}: ${err.message}`))
     })
     child.once('close', (code, signal) => {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', abort)
       resolve({ code, signal, stdout, stderr })
     })
   })

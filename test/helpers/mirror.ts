@@ -1,0 +1,102 @@
+/**
+ * A local stand-in for an allonet download mirror: a real HTTP server on 127.0.0.1 (ephemeral port)
+ * whose routes each test sets: files, checksums, latest-json, redirects, HTTP errors, a server that
+ * stalls, one that cuts the body short, and HTML pages.
+ */
+import { createHash } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export type Route =
+  | { kind: 'file'; body: Buffer | string; contentType?: string }
+  | { kind: 'status'; status: number; body?: string; contentType?: string }
+  | { kind: 'redirect'; to: string; status?: number }
+  /** Sends headers (declaring `length` bytes), then `sendBytes` of them, then stalls forever. */
+  | { kind: 'stall'; length: number; sendBytes?: number }
+  /** Declares `length` bytes, sends `sendBytes`, then closes the connection. */
+  | { kind: 'truncate'; length: number; sendBytes: number }
+
+export interface Mirror {
+  url: string
+  routes: Map<string, Route>
+  /** Paths requested, in order. */
+  hits: string[]
+  set(path: string, route: Route): void
+  /** Serves `body` at path and (unless `sha === false`) its sha256 (or the given wrong one) at path + '.sha256'. */
+  file(path: string, body: Buffer | string, sha?: string | false): void
+  close(): Promise<void>
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export async function startMirror(): Promise<Mirror> {
+  const routes = new Map<string, Route>()
+  const hits: string[] = []
+  const sockets = new Set<Socket>()
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+    hits.push(path)
+    const route = routes.get(path)
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    switch (route.kind) {
+      case 'file': {
+        const body = Buffer.from(route.body)
+        res
+          .writeHead(200, {
+            'content-type': route.contentType ?? 'application/octet-stream',
+            'content-length': body.length,
+          })
+          .end(body)
+        return
+      }
+      case 'status':
+        res
+          .writeHead(route.status, { 'content-type': route.contentType ?? 'text/plain' })
+          .end(route.body ?? '')
+        return
+      case 'redirect':
+        res.writeHead(route.status ?? 302, { location: route.to }).end()
+        return
+      case 'stall':
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length })
+        res.write(Buffer.alloc(route.sendBytes ?? 0, 0x7f))
+        return // never ends; closed by close()
+      case 'truncate':
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length })
+        res.write(Buffer.alloc(route.sendBytes, 0x7f), () => req.socket.destroy())
+        return
+    }
+  }
+  const server = createServer(handle)
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    routes,
+    hits,
+    set: (path, route) => routes.set(path, route),
+    file(path, body, sha) {
+      routes.set(path, { kind: 'file', body })
+      if (sha !== false)
+        routes.set(`${path}.sha256`, {
+          kind: 'file',
+          body: `${sha ?? sha256(body)}  ${path.split('/').pop()}\n`,
+          contentType: 'text/plain',
+        })
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
