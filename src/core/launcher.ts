@@ -183,6 +183,8 @@ export interface CommandOptions {
   onLine?: (line: string, stream: OutputStream) => void
   /** Text written to the command's standard input. */
   input?: string
+  /** Aborting kills the command's whole process group at once (SIGKILL), e.g. on Ctrl-C. */
+  signal?: AbortSignal
 }
 
 /**
@@ -217,12 +219,19 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => child.pid && signalGroup(child.pid, 'SIGKILL'), opts.timeoutMs)
-    child.once('error', (err) => {
+    const onAbort = () => child.pid && signalGroup(child.pid, 'SIGKILL')
+    if (opts.signal?.aborted) onAbort()
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    const done = () => {
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+    child.once('error', (err) => {
+      done()
       reject(new LaunchError(`could not run ${argv[0]}: ${err.message}`))
     })
     child.once('close', (code, signal) => {
-      clearTimeout(timer)
+      done()
       resolve({ code, signal, stdout, stderr })
     })
   })
