@@ -10,29 +10,7 @@ import {
   suggestAppName,
   textProblem,
 } from '../../../src/core/scaffold/name.js'
-
-export const BAD_NAMES: Array<[string, RegExp]> = [
-  ['', /empty/],
-  ['My App', /lower-case letters/],
-  ['MyApp', /lower-case letters/],
-  ['1app', /starting with a letter/],
-  ['-app', /starting with a letter/],
-  ['_app', /starting with a letter/],
-  ['.hidden', /starting with a letter/],
-  ['app!', /lower-case letters/],
-  ['a"b', /lower-case letters/],
-  ["a'b", /lower-case letters/],
-  ['a\\b', /lower-case letters/],
-  ['a]]b', /lower-case letters/],
-  ['../x', /lower-case letters/],
-  ['app/sub', /lower-case letters/],
-  ['café', /lower-case letters/],
-  ['a b', /lower-case letters/],
-  ['a\nb', /lower-case letters/],
-  ['x'.repeat(65), /1–64 characters/],
-  ['con', /reserved device name/],
-  ['lpt3', /reserved device name/],
-]
+import { BAD_NAMES } from '../../helpers/names.js'
 
 test('valid app names', () => {
   for (const ok of ['a', 'my-app', 'clock_2', 'x'.repeat(64), 'a-b_c-1', 'console']) {
