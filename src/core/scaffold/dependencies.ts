@@ -7,7 +7,7 @@
  * and the remaining commands are printed as one line that finishes the job; the app stays.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { UserError } from '../errors.js'
 import { ALLOUI_DIR } from '../project.js'
 import { type Context, DEFAULT_ALLOUI_URL } from './context.js'
@@ -74,13 +74,20 @@ export async function installDecision(ctx: Context): Promise<void> {
   }
 }
 
+/** Removes `path` and then each parent up to (not including) `stop` that is left empty. */
+function removeUpTo(path: string, stop: string): void {
+  rmSync(path, { recursive: true, force: true })
+  for (let dir = dirname(path); dir.startsWith(`${stop}/`); dir = dirname(dir)) {
+    if (!existsSync(dir) || readdirSync(dir).length > 0) break
+    rmSync(dir, { recursive: true })
+  }
+}
+
 /** Removes what a failed first step (submodule add / clone) left, so that re-running it works. */
 function cleanPartialClone(root: string, submodule: boolean): void {
-  rmSync(join(root, ALLOUI_DIR), { recursive: true, force: true })
-  if (submodule) rmSync(join(root, '.git', 'modules', ALLOUI_DIR), { recursive: true, force: true })
-  // allo/deps is not in any template: remove it again when empty.
-  const deps = join(root, 'allo', 'deps')
-  if (existsSync(deps) && readdirSync(deps).length === 0) rmSync(deps, { recursive: true })
+  // allo/deps is in no template: remove it again when it is left empty.
+  removeUpTo(join(root, ALLOUI_DIR), join(root, 'allo'))
+  if (submodule) removeUpTo(join(root, '.git', 'modules', ALLOUI_DIR), join(root, '.git'))
 }
 
 /** Installs alloui; on failure records it in ctx.failures (the scaffold stays). */
