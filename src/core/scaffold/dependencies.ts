@@ -149,7 +149,7 @@ export async function dependenciesStep(ctx: Context): Promise<void> {
       ref: ctx.options.allouiRef,
       submodule: ctx.git,
     })
-    ctx.nextSteps.push([followUpCommand(plan, undefined), 'install alloui-lua (skipped with --no-install)'])
+    ctx.nextSteps.push([followUpCommand(plan, undefined), 'install alloui-lua (skipped this time)'])
   } else await installAlloui(ctx)
   await installNativeLibrary(ctx)
 }

@@ -33,7 +33,7 @@ export function nextStepsText(i: NextStepsInput): string {
   for (const [cmd, what] of cmds) {
     if (!what) lines.push(`  ${cmd}`)
     else if (cmd.length <= 40) lines.push(`  ${cmd.padEnd(width)}  ${what}`)
-    else lines.push(`  ${cmd}`, `  ${' '.repeat(width)}  ↑ ${what}`)
+    else lines.push(`  # ${what}:`, `  ${cmd}`)
   }
   lines.push('', 'Then edit lua/main.lua: that is your app.')
   return lines.join('\n')
