@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { UserError } from '../core/errors.js'
@@ -95,11 +96,15 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
         allouiRef: flags['alloui-ref'],
       },
     })
-    // Ctrl-C: the steps undo their part synchronously (abort listeners), then we leave.
+    // Ctrl-C: the steps undo their part synchronously (abort listeners), then we die by SIGINT as
+    // Unix programs should (a blocked file read cannot hold us up, and shells see the interrupt).
     const onSigint = () => {
       controller.abort()
-      process.stderr.write(`\n${c.yellow('Cancelled')}: ${ctx.cancelNote}.\n`)
-      process.exit(130)
+      // Straight to fd 2: listr2 buffers process.stderr writes while it draws.
+      writeSync(2, `\n${c.yellow('Cancelled')}: ${ctx.cancelNote}.\n`)
+      process.off('SIGINT', onSigint)
+      setTimeout(() => process.exit(130), 1000).unref() // in case someone else still handles SIGINT
+      process.kill(process.pid, 'SIGINT')
     }
     process.on('SIGINT', onSigint)
     try {

@@ -9,6 +9,7 @@ import { test } from 'node:test'
 import { removeDir, tempDir } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
 import { snapshot } from '../helpers/fs-snapshot.js'
+import { FILE_PROTOCOL_ENV, makeAllouiFixture } from '../helpers/git-fixture.js'
 import { KEY, plain, runCliInPty } from '../helpers/pty.js'
 
 test('answering the prompts gives the same app as the equivalent flags', async () => {
@@ -95,5 +96,27 @@ test('Ctrl-C at a prompt cancels: exit 130 and nothing written', () => {
     assert.deepEqual(snapshot(parent), before)
   } finally {
     removeDir(parent)
+  }
+})
+
+test('in a terminal the install shows a task list (listr2) and completes', () => {
+  const parent = tempDir()
+  const fixtures = tempDir('assist-alloui-')
+  try {
+    const fx = makeAllouiFixture(fixtures)
+    const r = runCliInPty(['create', 'clock', '--yes', '--alloui-url', fx.url], {
+      cwd: parent,
+      env: FILE_PROTOCOL_ENV,
+      steps: [],
+    })
+    const out = plain(r.output)
+    assert.equal(r.error, null, out)
+    assert.equal(r.code, 0, out)
+    assert.match(out, /✔ Add alloui-lua as a git submodule/)
+    assert.match(out, /✔ Fetch alloui's submodules/)
+    assert.ok(existsSync(join(parent, 'clock/allo/deps/alloui/lib/pl/lua/pl/README')))
+  } finally {
+    removeDir(parent)
+    removeDir(fixtures)
   }
 })
