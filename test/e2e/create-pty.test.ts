@@ -3,7 +3,7 @@
  * person would. The result must equal what the same answers given as flags produce.
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { removeDir, tempDir } from '../helpers/app.js'
@@ -118,5 +118,21 @@ test('in a terminal the install shows a task list (listr2) and completes', () =>
   } finally {
     removeDir(parent)
     removeDir(fixtures)
+  }
+})
+
+test('a non-empty DIR is refused before any question is asked', () => {
+  const parent = tempDir()
+  try {
+    writeFileSync(join(parent, 'keep.txt'), 'x')
+    const before = snapshot(parent)
+    const r = runCliInPty(['create', '.'], { cwd: parent, steps: [] })
+    const out = plain(r.output)
+    assert.equal(r.code, 2, out)
+    assert.match(out, /is not empty \(1 entry\)/)
+    assert.doesNotMatch(out, /App name/)
+    assert.deepEqual(snapshot(parent), before)
+  } finally {
+    removeDir(parent)
   }
 })

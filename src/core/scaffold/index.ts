@@ -2,6 +2,7 @@
  * `assist create`: the steps in order. Questions first (nothing is written while asking), then the
  * checks that can refuse (still nothing written), then the atomic render, git, dependencies.
  */
+import { resolve } from 'node:path'
 import { UserError } from '../errors.js'
 import type { Context } from './context.js'
 import { dependenciesStep, installDecision } from './dependencies.js'
@@ -37,7 +38,11 @@ export function checkTarget(ctx: Context): number {
 }
 
 export async function createApp(ctx: Context): Promise<CreateResult> {
-  // 1. Questions (and flag checks). Nothing is written.
+  // 1. Questions (and flag checks). Nothing is written. A DIR that cannot be used is refused first.
+  if (ctx.options.dir !== undefined) {
+    ctx.targetDir = resolve(ctx.cwd, ctx.options.dir)
+    checkTarget(ctx)
+  }
   await nameStep(ctx)
   checkTarget(ctx)
   await infoStep(ctx)
