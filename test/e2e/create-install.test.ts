@@ -144,6 +144,31 @@ test('an unreachable server (connection refused) fails the same way, quickly, an
   }
 })
 
+test('a ref that does not exist: the clone stays, the follow-up starts at the checkout', async () => {
+  const parent = tempDir()
+  try {
+    const r = await runCli(
+      ['create', 'clock', '--no-git', '--alloui-url', fx.url, '--alloui-ref', 'no-such-ref'],
+      {
+        cwd: parent,
+        env,
+      },
+    )
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(
+      r.stdout,
+      /✖ installing alloui-lua \(Check out no-such-ref\): git -C allo\/deps\/alloui checkout/,
+    )
+    assert.match(
+      r.stdout,
+      /Finish it later with: cd clock && git -C allo\/deps\/alloui checkout --quiet no-such-ref && git -C allo\/deps\/alloui submodule update --init --recursive$/m,
+    )
+    assert.ok(existsSync(join(parent, 'clock/allo/deps/alloui/.git')), 'the clone is kept for the follow-up')
+  } finally {
+    removeDir(parent)
+  }
+})
+
 test('fixture sanity: the stand-in alloui really has a nested submodule', () => {
   const out = execFileSync('git', ['--git-dir', fx.bare, 'show', 'v1:.gitmodules'], { encoding: 'utf8' })
   assert.match(out, /path = lib\/pl/)

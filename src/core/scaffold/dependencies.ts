@@ -101,10 +101,10 @@ export async function installAlloui(ctx: Context): Promise<void> {
   }
   const url = ctx.options.allouiUrl ?? DEFAULT_ALLOUI_URL
   const plan = allouiInstallPlan({ url, ref: ctx.options.allouiRef, submodule })
-  let failedAt = -1
+  let failedAt = -1 // the step running now (-1: none)
   const onAbort = () => {
     // Ctrl-C while git runs: git is killed by runCommand; drop a half-made clone.
-    if (failedAt <= 0) cleanPartialClone(root, submodule)
+    if (failedAt === 0) cleanPartialClone(root, submodule)
   }
   ctx.signal.addEventListener('abort', onAbort, { once: true })
   try {
