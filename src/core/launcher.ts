@@ -183,7 +183,7 @@ export interface CommandOptions {
   onLine?: (line: string, stream: OutputStream) => void
   /** Text written to the command's standard input. */
   input?: string
-  /** Aborting kills the command's whole process group (e.g. when assist itself is interrupted). */
+  /** Aborting kills the command's whole process group at once (SIGKILL), e.g. on Ctrl-C. */
   signal?: AbortSignal
 }
 
@@ -219,17 +219,19 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(() => child.pid && signalGroup(child.pid, 'SIGKILL'), opts.timeoutMs)
-    const abort = () => child.pid && signalGroup(child.pid, 'SIGKILL')
-    if (opts.signal?.aborted) abort()
-    opts.signal?.addEventListener('abort', abort, { once: true })
-    child.once('error', (err) => {
+    const onAbort = () => child.pid && signalGroup(child.pid, 'SIGKILL')
+    if (opts.signal?.aborted) onAbort()
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    const done = () => {
       clearTimeout(timer)
-      opts.signal?.removeEventListener('abort', abort)
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+    child.once('error', (err) => {
+      done()
       reject(new LaunchError(`could not run ${argv[0]}: ${err.message}`))
     })
     child.once('close', (code, signal) => {
-      clearTimeout(timer)
-      opts.signal?.removeEventListener('abort', abort)
+      done()
       resolve({ code, signal, stdout, stderr })
     })
   })

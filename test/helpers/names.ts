@@ -1,0 +1,23 @@
+/** App names `assist create` must refuse, with the reason it gives. */
+export const BAD_NAMES: Array<[string, RegExp]> = [
+  ['', /empty/],
+  ['My App', /lower-case letters/],
+  ['MyApp', /lower-case letters/],
+  ['1app', /starting with a letter/],
+  ['-app', /starting with a letter/],
+  ['_app', /starting with a letter/],
+  ['.hidden', /starting with a letter/],
+  ['app!', /lower-case letters/],
+  ['a"b', /lower-case letters/],
+  ["a'b", /lower-case letters/],
+  ['a\\b', /lower-case letters/],
+  ['a]]b', /lower-case letters/],
+  ['../x', /lower-case letters/],
+  ['app/sub', /lower-case letters/],
+  ['café', /lower-case letters/],
+  ['a b', /lower-case letters/],
+  ['a\nb', /lower-case letters/],
+  ['x'.repeat(65), /1–64 characters/],
+  ['con', /reserved device name/],
+  ['lpt3', /reserved device name/],
+]
