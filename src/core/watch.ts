@@ -77,6 +77,17 @@ export interface WatchOptions extends IgnoreOptions {
   onChange: (files: string[]) => void
 }
 
+/**
+ * How long to wait for more writes before a burst counts as done: the configured quiet time, or
+ * twice the widest gap seen so far in this burst when that is longer (a tool saving every 30 ms is
+ * still one burst), but never more than MAX_ADAPTIVE_QUIET_MS. A single save waits just `debounceMs`.
+ */
+export function quietTime(debounceMs: number, widestGapMs: number): number {
+  return Math.max(debounceMs, Math.min(2 * widestGapMs, MAX_ADAPTIVE_QUIET_MS))
+}
+
+export const MAX_ADAPTIVE_QUIET_MS = 400
+
 export interface AppWatcher {
   close(): Promise<void>
 }
@@ -90,16 +101,26 @@ export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
   })
   let burst: string[] = []
   let timer: NodeJS.Timeout | undefined
+  let lastAt = 0
+  let widestGap = 0
   const activity = (absPath: string) => {
     const rel = relative(opts.root, absPath) || '.'
-    if (burst.length === 0) opts.onBurstStart?.(rel)
+    const now = performance.now()
+    if (burst.length === 0) {
+      widestGap = 0
+      opts.onBurstStart?.(rel)
+    } else widestGap = Math.max(widestGap, now - lastAt)
+    lastAt = now
     if (!burst.includes(rel)) burst.push(rel)
     clearTimeout(timer)
-    timer = setTimeout(() => {
-      const files = burst
-      burst = []
-      opts.onChange(files)
-    }, opts.debounceMs)
+    timer = setTimeout(
+      () => {
+        const files = burst
+        burst = []
+        opts.onChange(files)
+      },
+      quietTime(opts.debounceMs, widestGap),
+    )
   }
   // chokidar's own events are filtered and reliable, but it throttles 'change' to one per ~50 ms per
   // file, which would split a burst of quick saves into several. Its unthrottled 'raw' events (one per

@@ -78,3 +78,14 @@ describe('watchApp', () => {
     }
   })
 })
+
+describe('quiet time', () => {
+  test('a single save waits the configured time; a rhythm of saves stretches it, within a bound', async () => {
+    const { quietTime, MAX_ADAPTIVE_QUIET_MS } = await import('../../src/core/watch.js')
+    assert.equal(quietTime(40, 0), 40)
+    assert.equal(quietTime(40, 15), 40)
+    assert.equal(quietTime(40, 30), 60)
+    assert.equal(quietTime(40, 10_000), MAX_ADAPTIVE_QUIET_MS)
+    assert.equal(quietTime(1000, 10_000), 1000, 'an explicit long --delay is kept')
+  })
+})

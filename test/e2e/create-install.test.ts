@@ -7,9 +7,12 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { removeDir, tempDir } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
 import { type AllouiFixture, FILE_PROTOCOL_ENV, gitIn, makeAllouiFixture } from '../helpers/git-fixture.js'
+import { startMirror } from '../helpers/mirror.js'
+import { buildSharedLib } from '../helpers/native.js'
 
 let fixtures: string
 let fx: AllouiFixture
@@ -20,6 +23,7 @@ before(() => {
 after(() => removeDir(fixtures))
 
 const env = FILE_PROTOCOL_ENV
+const TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url))
 
 test('with git: alloui becomes a submodule, with its own submodule checked out; plain progress lines', async () => {
   const parent = tempDir()
@@ -41,7 +45,7 @@ test('with git: alloui becomes a submodule, with its own submodule checked out; 
     assert.match(r.stdout, /• Add alloui-lua as a git submodule .*…\n✔ Add alloui-lua as a git submodule/)
     assert.match(r.stdout, /✔ Fetch alloui's submodules/)
     assert.ok(!r.stdout.includes('\u001b['), 'no terminal escapes')
-    assert.match(r.stdout, /assist fetch +download the native allonet library/)
+    assert.match(r.stdout, /assist fetch +install the native allonet library/)
   } finally {
     removeDir(parent)
   }
@@ -172,4 +176,45 @@ test('a ref that does not exist: the clone stays, the follow-up starts at the ch
 test('fixture sanity: the stand-in alloui really has a nested submodule', () => {
   const out = execFileSync('git', ['--git-dir', fx.bare, 'show', 'v1:.gitmodules'], { encoding: 'utf8' })
   assert.match(out, /path = lib\/pl/)
+})
+
+test('with a mirror configured (ALLONET_BASE_URL), create also installs the locked allonet library', async () => {
+  const parent = tempDir()
+  const mirror = await startMirror()
+  try {
+    const lib = readFileSync(buildSharedLib(join(parent, 'built.so')))
+    const version = readFileSync(join(TEMPLATES, 'lua/allo/allonet.lock'), 'utf8').trim()
+    mirror.file(`/${version}/linux-x64/liballonet.so`, lib)
+    const r = await runCli(['create', 'clock', '--alloui-url', fx.url], {
+      cwd: parent,
+      env: { ...env, ALLONET_BASE_URL: mirror.url },
+    })
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const app = join(parent, 'clock')
+    assert.deepEqual(readFileSync(join(app, 'allo/lib/liballonet.so')), lib)
+    assert.equal(readFileSync(join(app, 'allo/lib/allonet.cache'), 'utf8').trim(), version)
+    assert.doesNotMatch(r.stdout, /assist fetch +install the native allonet library/)
+  } finally {
+    await mirror.close()
+    removeDir(parent)
+  }
+})
+
+test('a failed allonet download keeps the app, names the failure and the follow-up, exits non-zero', async () => {
+  const parent = tempDir()
+  const mirror = await startMirror() // serves nothing: every download is a 404
+  try {
+    const r = await runCli(['create', 'clock', '--alloui-url', fx.url], {
+      cwd: parent,
+      env: { ...env, ALLONET_BASE_URL: mirror.url },
+    })
+    assert.notEqual(r.code, 0)
+    assert.ok(existsSync(join(parent, 'clock/lua/main.lua')), 'the scaffold is kept')
+    assert.ok(existsSync(join(parent, 'clock/allo/deps/alloui/lua/alloui/README')), 'alloui was installed')
+    assert.match(r.stdout + r.stderr, /installing the allonet library/)
+    assert.match(r.stdout + r.stderr, /cd clock && assist fetch/)
+  } finally {
+    await mirror.close()
+    removeDir(parent)
+  }
 })

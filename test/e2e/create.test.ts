@@ -32,13 +32,14 @@ const EXPECTED: Record<string, string[]> = {
   lua: [
     '.gitignore',
     'README.md',
+    'allo/allonet.lock',
     'allo/assist',
     'allo/boot.lua',
     'images/quit.png',
     'info.json',
     'lua/main.lua',
   ],
-  minimal: ['.gitignore', 'allo/assist', 'allo/boot.lua', 'info.json', 'lua/main.lua'],
+  minimal: ['.gitignore', 'allo/allonet.lock', 'allo/assist', 'allo/boot.lua', 'info.json', 'lua/main.lua'],
 }
 
 for (const template of ['lua', 'minimal']) {

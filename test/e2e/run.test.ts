@@ -67,7 +67,9 @@ describe('assist run', () => {
 
   test('a burst of 20 saves 20 ms apart restarts once', async () => {
     const root = makeLuaApp('burst')
-    const p = startRun(root)
+    // A generous quiet time keeps this test about the mechanism, not about how busy the machine is
+    // (timers slip on a loaded machine); the default setting is measured in `npm run bench run`.
+    const p = startRun(root, ['--delay', '250'])
     await p.waitFor(booted(1))
     for (let i = 0; i < 20; i++) {
       writeFileSync(join(root, 'lua/main.lua'), `-- save ${i}\n`)

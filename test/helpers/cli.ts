@@ -47,12 +47,17 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 
 const live = new Set<CliProcess>()
 
-/** Kills every CliProcess still running (use in an `after` hook so a failed test never hangs the run). */
+/**
+ * Stops every CliProcess still running (use in an `after` hook so a failed test never hangs the run):
+ * SIGTERM first, so assist takes its app tree down, then SIGKILL if it has not exited in 5 s.
+ */
 export async function killAllCli(): Promise<void> {
   await Promise.all(
-    [...live].map((p) => {
-      p.child.kill('SIGKILL')
-      return p.closed
+    [...live].map(async (p) => {
+      p.child.kill('SIGTERM')
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000)
+      await p.exited
+      clearTimeout(timer)
     }),
   )
 }
@@ -63,7 +68,10 @@ export class CliProcess {
   stdout = ''
   stderr = ''
   private waiters: Array<() => void> = []
+  /** Settles when the output pipes close (everything holding them has exited). */
   readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Settles when the assist process itself has exited. */
+  readonly exited: Promise<void>
 
   constructor(args: string[], opts: CliOptions = {}) {
     this.child = spawn(process.execPath, [CLI, ...args], {
@@ -82,8 +90,13 @@ export class CliProcess {
       this.stderr += d
       notify()
     })
+    live.add(this)
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
     this.closed = new Promise((resolve) =>
-      this.child.on('close', (code, signal) => resolve({ code, signal })),
+      this.child.on('close', (code, signal) => {
+        live.delete(this)
+        resolve({ code, signal })
+      }),
     )
   }
 

@@ -134,11 +134,32 @@ export async function installAlloui(ctx: Context): Promise<void> {
 }
 
 /**
- * The native allonet library (allo/lib/liballonet.*). Downloading it is `assist fetch`'s job; until
- * create calls into fetch, this only adds `assist fetch` to the next steps.
+ * The native allonet library (allo/lib/liballonet.*), through `assist fetch`'s core. The public bucket is
+ * gone, so this downloads only when a mirror is configured (ALLONET_BASE_URL); otherwise, and when the
+ * download fails, it adds `assist fetch` to the next steps (a failure is reported like alloui's).
  */
 export async function installNativeLibrary(ctx: Context): Promise<void> {
-  ctx.nextSteps.push(['assist fetch', 'download the native allonet library into allo/lib (once)'])
+  const root = ctx.targetDir
+  const followUp = `cd ${displayDir(ctx)} && assist fetch`
+  if (!ctx.install || !ctx.env.ALLONET_BASE_URL) {
+    ctx.nextSteps.push([
+      'assist fetch',
+      'install the native allonet library into allo/lib (needs a mirror: --base-url, or --from FILE / --build)',
+    ])
+    return
+  }
+  if (!existsSync(join(root, 'allo', 'allonet.lock'))) return // a template without native code
+  const { fetchApp } = await import('../deps/app.js')
+  try {
+    await fetchApp({ cwd: root, env: ctx.env, timeoutMs: 30_000, say: ctx.log })
+  } catch (err) {
+    if (ctx.signal.aborted) throw err
+    ctx.failures.push({
+      what: 'installing the allonet library (assist fetch)',
+      detail: (err as Error).message,
+      followUp,
+    })
+  }
 }
 
 /** Step "dependencies": alloui, then the native library. */
