@@ -23,11 +23,14 @@ interface Runner {
 }
 
 function watcherProcess(argv: string[], cwd: string) {
+  // Its own process group, so stop() can take down whatever the watcher started.
   const child = spawn(argv[0], argv.slice(1), {
     cwd,
+    detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   })
+  const exited = new Promise((r) => child.once('exit', r))
   let readyCount = 0
   let waiter: (() => void) | undefined
   let buf = ''
@@ -60,9 +63,18 @@ function watcherProcess(argv: string[], cwd: string) {
       })
     },
     async stop() {
-      child.kill('SIGTERM')
-      await new Promise((r) => child.once('close', r))
-      spawnSync('pkill', ['-f', 'sleep 1000'])
+      const group = -(child.pid as number)
+      const signal = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(group, sig)
+        } catch {}
+      }
+      signal('SIGTERM')
+      const timer = setTimeout(() => signal('SIGKILL'), 3000)
+      await exited
+      clearTimeout(timer)
+      signal('SIGKILL') // anything the watcher left behind in its group
+      spawnSync('pkill', ['-f', cwd]) // and any app it started in a group of its own
     },
   }
 }
