@@ -144,7 +144,7 @@ export class AssetRelay<P extends AssetPeer> {
   private onData(from: P, msg: AssetMessage): void {
     const id = msg.header.id
     const fetch = typeof id === 'string' ? this.fetches.get(id) : undefined
-    if (!fetch || !fetch.sources.has(from.id)) return // nobody asked this agent for it: ignore
+    if (!fetch?.sources.has(from.id)) return // nobody asked this agent for it: ignore
     if (fetch.source !== undefined && fetch.source !== from.id) return // another source was first
     const range = parseRange(msg.header.range)
     const total = msg.header.total_length
@@ -153,7 +153,8 @@ export class AssetRelay<P extends AssetPeer> {
         from,
         `sent asset data for ${id} with a bad range or total_length; ignored it as a source`,
       )
-      return this.strike(fetch, from)
+      this.strike(fetch, from)
+      return
     }
     const [offset, length] = range
     if (
@@ -162,11 +163,13 @@ export class AssetRelay<P extends AssetPeer> {
       (total as number) > this.maxAsset
     ) {
       this.opts.warn(from, `sent asset data for ${id} that does not match its header (or is too large)`)
-      return this.strike(fetch, from)
+      this.strike(fetch, from)
+      return
     }
     if (fetch.total !== undefined && fetch.total !== total) {
       this.opts.warn(from, `changed the total length of asset ${id} mid-transfer`)
-      return this.strike(fetch, from)
+      this.strike(fetch, from)
+      return
     }
     if (offset !== fetch.received) return // not the chunk we asked for next
     fetch.source = from.id
@@ -175,7 +178,10 @@ export class AssetRelay<P extends AssetPeer> {
     msg.data.copy(fetch.buffer, offset)
     fetch.received = offset + length
     if (fetch.received < fetch.total) {
-      if (length === 0) return this.strike(fetch, from)
+      if (length === 0) {
+        this.strike(fetch, from)
+        return
+      }
       this.arm(fetch)
       const next = Math.min(ASSET_CHUNK, fetch.total - fetch.received)
       this.opts.send(from, encodeAsset(ASSET_REQUEST, { id: fetch.id, range: [fetch.received, next] }))

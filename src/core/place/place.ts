@@ -357,7 +357,10 @@ export class Place extends EventEmitter<PlaceEvents> {
   // ---- connections ---------------------------------------------------------------------------
 
   private onConnect(peer: TransportPeer): void {
-    if (this.closed) return peer.disconnectNow(0)
+    if (this.closed) {
+      peer.disconnectNow(0)
+      return
+    }
     const agent = new Agent(peer)
     peer.user = agent
     this.agents.add(agent)
@@ -418,19 +421,31 @@ export class Place extends EventEmitter<PlaceEvents> {
     }
     try {
       switch (channel) {
-        case CHANNEL.commands:
-          return this.onInteraction(agent, data)
-        case CHANNEL.statediffs:
-          return this.onIntent(agent, data)
-        case CHANNEL.assets:
-          return this.assets.handle(agent, data)
-        case CHANNEL.clock:
-          return this.onClock(agent, data)
+        case CHANNEL.commands: {
+          this.onInteraction(agent, data)
+          return
+        }
+        case CHANNEL.statediffs: {
+          this.onIntent(agent, data)
+          return
+        }
+        case CHANNEL.assets: {
+          this.assets.handle(agent, data)
+          return
+        }
+        case CHANNEL.clock: {
+          this.onClock(agent, data)
+          return
+        }
         case CHANNEL.audio:
-        case CHANNEL.video:
-          return this.onMedia(agent, channel, data)
-        default:
-          return this.warn(agent, `dropped a message on unknown channel ${channel}`)
+        case CHANNEL.video: {
+          this.onMedia(agent, channel, data)
+          return
+        }
+        default: {
+          this.warn(agent, `dropped a message on unknown channel ${channel}`)
+          return
+        }
       }
     } catch (err) {
       // A bug must not take the place down for everyone: log it and carry on.
@@ -559,26 +574,46 @@ export class Place extends EventEmitter<PlaceEvents> {
 
   private onPlaceInteraction(req: Req): void {
     switch (req.name) {
-      case 'announce':
-        return this.announce(req)
-      case 'spawn_entity':
-        return this.spawnEntity(req)
-      case 'remove_entity':
-        return this.removeEntity(req)
-      case 'change_components':
-        return this.changeComponents(req)
-      case 'allocate_track':
-        return this.allocateTrack(req)
-      case 'media_track':
-        return this.mediaTrack(req)
-      case 'add_property_animation':
-        return this.addPropertyAnimation(req)
-      case 'remove_property_animation':
-        return this.removePropertyAnimation(req)
-      case 'list_agents':
-        return this.listAgents(req)
-      case 'kick_agent':
-        return this.kickAgent(req)
+      case 'announce': {
+        this.announce(req)
+        return
+      }
+      case 'spawn_entity': {
+        this.spawnEntity(req)
+        return
+      }
+      case 'remove_entity': {
+        this.removeEntity(req)
+        return
+      }
+      case 'change_components': {
+        this.changeComponents(req)
+        return
+      }
+      case 'allocate_track': {
+        this.allocateTrack(req)
+        return
+      }
+      case 'media_track': {
+        this.mediaTrack(req)
+        return
+      }
+      case 'add_property_animation': {
+        this.addPropertyAnimation(req)
+        return
+      }
+      case 'remove_property_animation': {
+        this.removePropertyAnimation(req)
+        return
+      }
+      case 'list_agents': {
+        this.listAgents(req)
+        return
+      }
+      case 'kick_agent': {
+        this.kickAgent(req)
+        return
+      }
       case 'launch_app':
         return void this.launchApp(req)
       default:
@@ -594,9 +629,14 @@ export class Place extends EventEmitter<PlaceEvents> {
 
   private announce(req: Req): void {
     const { agent, body } = req
-    if (agent.announced)
-      return this.invalid(req, 'announced a second time; ignored', ['announce', 'error', 'already announced'])
-    if (body.length < 7) return this.invalid(req, 'announce body has fewer than 7 elements')
+    if (agent.announced) {
+      this.invalid(req, 'announced a second time; ignored', ['announce', 'error', 'already announced'])
+      return
+    }
+    if (body.length < 7) {
+      this.invalid(req, 'announce body has fewer than 7 elements')
+      return
+    }
     const version = body[2]
     if (version !== PROTOCOL_VERSION) {
       agent.closing = true
@@ -608,9 +648,15 @@ export class Place extends EventEmitter<PlaceEvents> {
       return
     }
     const identity = asObject(body[4])
-    if (!identity) return this.invalid(req, 'identity (body[4]) is not an object')
+    if (!identity) {
+      this.invalid(req, 'identity (body[4]) is not an object')
+      return
+    }
     const rawAvatar = asObject(body[6])
-    if (!rawAvatar) return this.invalid(req, 'spawn_avatar (body[6]) is not an entity spec')
+    if (!rawAvatar) {
+      this.invalid(req, 'spawn_avatar (body[6]) is not an entity spec')
+      return
+    }
     const { avatar: avatarComponent, ...avatarSpec } = rawAvatar
     const token =
       isPlainObject(avatarComponent) && typeof avatarComponent.token === 'string'
@@ -620,7 +666,8 @@ export class Place extends EventEmitter<PlaceEvents> {
     try {
       spec = parseSpec(avatarSpec)
     } catch (err) {
-      return this.invalid(req, `spawn_avatar: ${(err as Error).message}`)
+      this.invalid(req, `spawn_avatar: ${(err as Error).message}`)
+      return
     }
     const ids = this.world.spawn(spec, agent.id)
     agent.avatarId = ids[0]
@@ -639,7 +686,8 @@ export class Place extends EventEmitter<PlaceEvents> {
     try {
       spec = parseSpec(req.body[1])
     } catch (err) {
-      return this.invalid(req, (err as Error).message)
+      this.invalid(req, (err as Error).message)
+      return
     }
     const ids = this.world.spawn(spec, req.agent.id)
     this.respond(req.agent, req.requestId, ['spawn_entity', ids[0]])
@@ -650,7 +698,8 @@ export class Place extends EventEmitter<PlaceEvents> {
     const rec = typeof eid === 'string' ? this.world.get(eid) : undefined
     if (!rec || rec.owner === null) {
       if (typeof eid !== 'string') this.warn(req.agent, 'remove_entity without an entity id')
-      return this.respond(req.agent, req.requestId, ['remove_entity', 'failed'])
+      this.respond(req.agent, req.requestId, ['remove_entity', 'failed'])
+      return
     }
     if (rec.owner !== req.agent.id)
       this.warn(
@@ -668,24 +717,30 @@ export class Place extends EventEmitter<PlaceEvents> {
     const add = asObject(body[3])
     const removeRaw =
       body[5] === undefined ? [] : Array.isArray(body[5]) ? body[5] : asObject(body[5]) ? [] : undefined
-    if (typeof eid !== 'string' || !add || !removeRaw || !removeRaw.every((n) => typeof n === 'string'))
-      return this.invalid(req, 'expected ["change_components", eid, "add_or_change", {…}, "remove", [names]]')
+    if (typeof eid !== 'string' || !add || !removeRaw || !removeRaw.every((n) => typeof n === 'string')) {
+      this.invalid(req, 'expected ["change_components", eid, "add_or_change", {…}, "remove", [names]]')
+      return
+    }
     const rec = this.world.get(eid)
     if (!rec) {
       this.warn(req.agent, `change_components on entity ${eid}, which does not exist`)
-      return this.respond(req.agent, req.requestId, ['change_components', 'error', 'no such entity'])
+      this.respond(req.agent, req.requestId, ['change_components', 'error', 'no such entity'])
+      return
     }
-    if (rec.owner === null)
-      return this.invalid(req, 'tried to change the place entity', [
+    if (rec.owner === null) {
+      this.invalid(req, 'tried to change the place entity', [
         'change_components',
         'error',
         'the place entity cannot be changed',
       ])
+      return
+    }
     const values: Record<string, unknown> = {}
     try {
       for (const [name, value] of Object.entries(add)) values[name] = componentValue(name, value)
     } catch (err) {
-      return this.invalid(req, (err as Error).message, ['change_components', 'error', (err as Error).message])
+      this.invalid(req, (err as Error).message, ['change_components', 'error', (err as Error).message])
+      return
     }
     if (rec.owner !== req.agent.id)
       this.warn(
@@ -699,11 +754,19 @@ export class Place extends EventEmitter<PlaceEvents> {
   private allocateTrack(req: Req): void {
     const rec = this.world.get(req.sender)
     const fail = (why: string) => this.invalid(req, why, ['allocate_track', 'failed', why])
-    if (!rec || rec.owner === null) return fail('no such sender entity')
-    if (rec.components.live_media !== undefined) return fail('only one track allowed per entity')
+    if (!rec || rec.owner === null) {
+      fail('no such sender entity')
+      return
+    }
+    if (rec.components.live_media !== undefined) {
+      fail('only one track allowed per entity')
+      return
+    }
     const [, type, format, metadata] = req.body
-    if ((type !== 'audio' && type !== 'video') || typeof format !== 'string')
-      return fail('expected ["allocate_track", "audio"|"video", format, metadata]')
+    if ((type !== 'audio' && type !== 'video') || typeof format !== 'string') {
+      fail('expected ["allocate_track", "audio"|"video", format, metadata]')
+      return
+    }
     if (rec.owner !== req.agent.id)
       this.warn(req.agent, `allocated a track on entity ${rec.id} owned by ${this.ownerLabel(rec)}`)
     const id = this.nextTrackId++
@@ -715,12 +778,21 @@ export class Place extends EventEmitter<PlaceEvents> {
   private mediaTrack(req: Req): void {
     const [, id, verb] = req.body
     const fail = (why: string) => this.invalid(req, why, ['media_track', 'failed', why])
-    if (typeof id !== 'number' || typeof verb !== 'string') return fail('missing id or verb')
+    if (typeof id !== 'number' || typeof verb !== 'string') {
+      fail('missing id or verb')
+      return
+    }
     const track = this.tracks.get(id)
-    if (!track) return fail('invalid track id')
+    if (!track) {
+      fail('invalid track id')
+      return
+    }
     if (verb === 'subscribe') track.recipients.add(req.agent)
     else if (verb === 'unsubscribe') track.recipients.delete(req.agent)
-    else return fail('incorrect verb')
+    else {
+      fail('incorrect verb')
+      return
+    }
     this.respond(req.agent, req.requestId, ['media_track', 'ok', id])
   }
 
@@ -728,9 +800,14 @@ export class Place extends EventEmitter<PlaceEvents> {
     const rec = this.world.get(req.sender)
     const spec = req.body[1]
     const fail = (why: string) => this.invalid(req, why, ['add_property_animation', 'failed', why])
-    if (!rec || rec.owner === null) return fail('no such sender entity')
-    if (!isPlainObject(spec) || typeof spec.path !== 'string' || !('from' in spec) || !('to' in spec))
-      return fail('invalid argument')
+    if (!rec || rec.owner === null) {
+      fail('no such sender entity')
+      return
+    }
+    if (!isPlainObject(spec) || typeof spec.path !== 'string' || !('from' in spec) || !('to' in spec)) {
+      fail('invalid argument')
+      return
+    }
     const comp = isPlainObject(rec.components.property_animations) ? rec.components.property_animations : {}
     const animations = isPlainObject(comp.animations) ? comp.animations : {}
     const id = animationId()
@@ -745,14 +822,19 @@ export class Place extends EventEmitter<PlaceEvents> {
     const rec = this.world.get(req.sender)
     const id = req.body[1]
     const fail = (why: string) => this.invalid(req, why, ['remove_property_animation', 'failed', why])
-    if (typeof id !== 'string') return fail('missing animation ID')
+    if (typeof id !== 'string') {
+      fail('missing animation ID')
+      return
+    }
     const comp =
       rec && isPlainObject(rec.components.property_animations)
         ? rec.components.property_animations
         : undefined
     const animations = comp && isPlainObject(comp.animations) ? comp.animations : undefined
-    if (!rec || !animations || !Object.hasOwn(animations, id))
-      return fail("can't remove that animation because it doesn't exist")
+    if (!rec || !animations || !Object.hasOwn(animations, id)) {
+      fail("can't remove that animation because it doesn't exist")
+      return
+    }
     const { [id]: _removed, ...rest } = animations
     this.world.setComponent(rec.id, 'property_animations', { ...comp, animations: rest })
     this.respond(req.agent, req.requestId, ['remove_property_animation', 'ok', id])
@@ -777,9 +859,15 @@ export class Place extends EventEmitter<PlaceEvents> {
 
   private kickAgent(req: Req): void {
     const id = req.body[1]
-    if (typeof id !== 'string') return this.invalid(req, 'kick_agent without an agent id')
+    if (typeof id !== 'string') {
+      this.invalid(req, 'kick_agent without an agent id')
+      return
+    }
     const target = this.agentById(id)
-    if (!target) return this.respond(req.agent, req.requestId, ['list_agents', 'error', 'agent not found'])
+    if (!target) {
+      this.respond(req.agent, req.requestId, ['list_agents', 'error', 'agent not found'])
+      return
+    }
     this.log.info(`! ${req.agent.label} kicked ${target.label}`)
     target.kicked = true
     target.closing = true
