@@ -58,3 +58,20 @@ export function waitForPlace(place: Place, test: () => boolean, timeoutMs = 10_0
     place.on('revision', on)
   })
 }
+
+/**
+ * The transports a protocol suite runs over: the real UDP ENet (src/core/enet) and the in-memory
+ * stand-in (which can lose messages on purpose).
+ */
+export async function transportsUnderTest(): Promise<Array<[string, () => Transport]>> {
+  const { FakeNetwork } = await import('./fake-enet.js')
+  const list: Array<[string, () => Transport]> = [['in-memory', () => new FakeNetwork()]]
+  try {
+    const spec = '../../src/core/enet/index.js'
+    const mod = (await import(spec)) as { EnetHost: Transport }
+    list.unshift(['udp enet', () => mod.EnetHost])
+  } catch {
+    // src/core/enet not merged yet
+  }
+  return list
+}

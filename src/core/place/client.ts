@@ -84,6 +84,8 @@ interface ClientEvents {
   /** A state message that could not be applied (unknown patch_from, bad shape). */
   stateDropped: [string]
   clock: [ClockSample]
+  /** A media packet (channel 0 audio or 4 video): u32 BE track id + codec payload. */
+  media: [channel: number, data: Buffer]
   disconnected: [reason: string, data: number]
 }
 
@@ -413,6 +415,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     else if (channel === CHANNEL.statediffs) this.onState(data)
     else if (channel === CHANNEL.assets) this.onAsset(data)
     else if (channel === CHANNEL.clock) this.onClock(data)
+    else if (channel === CHANNEL.audio || channel === CHANNEL.video) this.emit('media', channel, data)
   }
 
   private onInteraction(data: Buffer): void {
