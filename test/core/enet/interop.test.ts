@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { EnetHost, type EnetPeer } from '../../src/core/enet/index.js'
-import { CPeer, compileCPeer, fill, fnv1a, nextEvent } from '../helpers/enet.js'
+import { EnetHost, type EnetPeer } from '../../../src/core/enet/index.js'
+import { CPeer, compileCPeer, fill, fnv1a, nextEvent } from '../../helpers/enet.js'
 
 /** channel, length, seed, reliable: every channel, both kinds, single-datagram edge, fragmented ≥ 100 KB */
 type Msg = [ch: number, len: number, seed: number, rel: boolean]
@@ -213,7 +213,7 @@ describe('ENet interop: our client ↔ C host (libenet)', () => {
 
   test('the C host times out our client when our process vanishes (kill -9)', async () => {
     const c = new CPeer(bin, ['server', '2000'])
-    const script = fileURLToPath(new URL('../fixtures/enet/ours-client.ts', import.meta.url))
+    const script = fileURLToPath(new URL('../../fixtures/enet/ours-client.ts', import.meta.url))
     let ours: ReturnType<typeof spawn> | undefined
     try {
       const port = (await c.waitFor(/^LISTENING (\d+)$/))[1]
