@@ -66,12 +66,7 @@ export function waitForPlace(place: Place, test: () => boolean, timeoutMs = 10_0
 export async function transportsUnderTest(): Promise<Array<[string, () => Transport]>> {
   const { FakeNetwork } = await import('./fake-enet.js')
   const list: Array<[string, () => Transport]> = [['in-memory', () => new FakeNetwork()]]
-  try {
-    const spec = '../../src/core/enet/index.js'
-    const mod = (await import(spec)) as { EnetHost: Transport }
-    list.unshift(['udp enet', () => mod.EnetHost])
-  } catch {
-    // src/core/enet not merged yet
-  }
+  const { EnetHost } = await import('../../src/core/enet/index.js')
+  list.unshift(['udp enet', () => EnetHost as unknown as Transport])
   return list
 }

@@ -394,7 +394,7 @@ export class Place extends EventEmitter<PlaceEvents> {
   }
 
   private dropAgent(agent: Agent, reason: 'disconnect' | 'timeout' | 'kicked' | 'closed'): void {
-    this.agents.delete(agent)
+    if (!this.agents.delete(agent)) return
     const removed = this.world.removeCascade(this.world.ownedBy(agent.id))
     for (const [id, track] of this.tracks) {
       track.recipients.delete(agent)
