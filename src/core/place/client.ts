@@ -37,6 +37,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number
   /** How long to wait for the ENet connection (default 5 s, like allonet). */
   connectTimeoutMs?: number
+  /** Answer other agents' asset requests from `serveAsset` (default true; false: stay silent). */
+  answerAssets?: boolean
   /** Test hook: return true to lose an incoming message (simulated packet loss). */
   dropIncoming?: (channel: number, data: Buffer, reliable: boolean) => boolean
 }
@@ -366,6 +368,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     if (typeof msg === 'string') return
     const id = typeof msg.header.id === 'string' ? msg.header.id : ''
     if (msg.mid === ASSET_REQUEST) {
+      if (this.opts.answerAssets === false) return
       const bytes = this.assets.get(id)
       const range = parseRange(msg.header.range) ?? [0, ASSET_CHUNK]
       if (!bytes || range[0] > bytes.length) {
