@@ -32,9 +32,19 @@ interface Stats {
 
 function startServer(): Promise<{ child: ChildProcess; port: number; stats(gc?: boolean): Promise<Stats> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SERVER], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.PLACE_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/placeprof'] : []),
+        '--expose-gc',
+        '--import',
+        'tsx',
+        SERVER,
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    )
     const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream })
     const waiting: Array<(s: Stats) => void> = []
     const timer = setTimeout(() => reject(new Error('the bench place did not start')), 30_000)
