@@ -279,7 +279,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     if (this.peers[peer.id] !== peer) return
     const s = peer.internalState
     if (s === 'connected') {
-      if (peer.outgoing.length > 0 || peer.sentReliable.length > 0) {
+      if (peer.busy) {
         peer.internalState = 'disconnect_later'
         peer.eventData = data >>> 0
       } else {
@@ -341,14 +341,17 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     return Math.floor(performance.now() - this.epoch) + 1
   }
 
-  private transmit(datagram: Buffer, peer: Peer): void {
+  private readonly onSent = (err: Error | null) => {
+    if (err) this.stats.lastDrop = `send: ${err.message}`
+  }
+
+  /** Sends one datagram given as its parts (header, commands), without concatenating them. */
+  private transmit(parts: Buffer[], peer: Peer): void {
     if (this.closed) return
-    if (this.sendFilter && !this.sendFilter(datagram, peer.address, peer.port)) return
+    if (this.sendFilter && !this.sendFilter(Buffer.concat(parts), peer.address, peer.port)) return
     this.stats.datagramsOut++
-    this.stats.bytesOut += datagram.length
-    this.socket.send(datagram, peer.port, peer.address, (err) => {
-      if (err) this.stats.lastDrop = `send: ${err.message}`
-    })
+    for (const p of parts) this.stats.bytesOut += p.length
+    this.socket.send(parts, peer.port, peer.address, this.onSent)
   }
 
   private scheduleFlush(): void {
@@ -581,8 +584,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
         this.notifyDisconnect(peer, 'disconnect', 0)
         break
       case 'disconnect_later':
-        if (peer.outgoing.length === 0 && peer.sentReliable.length === 0)
-          this.startDisconnect(peer, peer.eventData)
+        if (!peer.busy) this.startDisconnect(peer, peer.eventData)
         break
     }
     return true
@@ -754,7 +756,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       peer.reliableDataInTransit -= oc.dataLength
       again.push(oc)
     }
-    peer.outgoing.unshift(...again)
+    peer.outgoingReliable.unshift(...again)
     if (peer.sentReliable.length > 0) {
       peer.nextTimeout = peer.sentReliable[0].sentTime + peer.sentReliable[0].roundTripTimeout
     }
@@ -777,7 +779,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
         compressed: false,
         sentTime: withTime ? now & 0xffff : undefined,
       })
-      this.transmit(Buffer.concat([header, ...parts]), peer)
+      this.transmit([header, ...parts], peer)
       parts = []
       size = HEADER_SIZE
       withTime = false
@@ -819,7 +821,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     if (
       peer.internalState === 'connected' &&
       peer.sentReliable.length === 0 &&
-      !peer.outgoing.some((c) => c.reliable) &&
+      peer.outgoingReliable.length === 0 &&
       now - peer.lastReceiveTime >= PEER.PING_INTERVAL
     ) {
       peer.queueOutgoing({ command: CMD.PING, flags: FLAG_ACKNOWLEDGE, channel: CONTROL_CHANNEL, seq: 0 })
@@ -827,41 +829,31 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
 
     // reliable window: ENet's windowSize × packetThrottle / scale; the throttle stays at its maximum here
     const windowLimit = Math.max(peer.windowSize, peer.mtu)
-    let windowExceeded = false
-    const held = []
-    for (const oc of peer.outgoing) {
-      if (oc.reliable) {
-        if (
-          windowExceeded ||
-          (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit)
-        ) {
-          windowExceeded = true
-          held.push(oc)
-          continue
-        }
-        if (oc.roundTripTimeout === 0) {
-          oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
-          oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
-        }
-        if (peer.sentReliable.length === 0) peer.nextTimeout = now + oc.roundTripTimeout
-        if (oc.sendAttempts > 0) this.stats.retransmits++
-        oc.sendAttempts++
-        oc.sentTime = now
-        peer.sentReliable.push(oc)
-        peer.reliableDataInTransit += oc.dataLength
+    let sent = 0
+    for (const oc of peer.outgoingReliable) {
+      // commands behind a window-blocked packet wait too (ENet lets control commands pass; they are rare)
+      if (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit) break
+      if (oc.roundTripTimeout === 0) {
+        oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
+        oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
       }
-      add(oc.encoded, oc.reliable)
+      if (peer.sentReliable.length === 0) peer.nextTimeout = now + oc.roundTripTimeout
+      if (oc.sendAttempts > 0) this.stats.retransmits++
+      oc.sendAttempts++
+      oc.sentTime = now
+      peer.sentReliable.push(oc)
+      peer.reliableDataInTransit += oc.dataLength
+      add(oc.encoded, true)
+      sent++
     }
-    peer.outgoing = held
+    if (sent > 0) peer.outgoingReliable.splice(0, sent)
+    for (const oc of peer.outgoingUnreliable) add(oc.encoded, false)
+    if (peer.outgoingUnreliable.length > 0) peer.outgoingUnreliable = []
     emit()
 
     if (acknowledgedDisconnect && peer.internalState === 'acknowledging_disconnect') {
       this.notifyDisconnect(peer, 'disconnect', peer.eventData)
-    } else if (
-      peer.internalState === 'disconnect_later' &&
-      peer.outgoing.length === 0 &&
-      peer.sentReliable.length === 0
-    ) {
+    } else if (peer.internalState === 'disconnect_later' && !peer.busy) {
       this.startDisconnect(peer, peer.eventData)
     }
   }

@@ -119,7 +119,9 @@ export class Peer implements EnetPeer {
   /** peer-wide reliable counter of the control channel 0xFF */
   outgoingReliableSeq = 0
   acknowledgements: { channel: number; seq: number; sentTime: number; command: number }[] = []
-  outgoing: OutgoingCommand[] = []
+  /** queued, not yet sent: reliable ones (sent within the window, in order) and the rest */
+  outgoingReliable: OutgoingCommand[] = []
+  outgoingUnreliable: OutgoingCommand[] = []
   sentReliable: OutgoingCommand[] = []
   reliableDataInTransit = 0
   roundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
@@ -145,6 +147,11 @@ export class Peer implements EnetPeer {
     this.mtu = opts.mtu
     this.timeoutMaximum = opts.timeoutMs
     this.timeoutMinimum = Math.max(1, Math.floor(opts.timeoutMs / 2))
+  }
+
+  /** anything queued or unacknowledged */
+  get busy(): boolean {
+    return this.outgoingReliable.length + this.outgoingUnreliable.length + this.sentReliable.length > 0
   }
 
   get state(): EnetPeerState {
@@ -214,14 +221,16 @@ export class Peer implements EnetPeer {
       roundTripTimeoutLimit: 0,
       sendAttempts: 0,
     }
-    this.outgoing.push(out)
+    if (reliable) this.outgoingReliable.push(out)
+    else this.outgoingUnreliable.push(out)
     return out
   }
 
   /** `enet_peer_reset_queues` */
   resetQueues(): void {
     this.acknowledgements = []
-    this.outgoing = []
+    this.outgoingReliable = []
+    this.outgoingUnreliable = []
     this.sentReliable = []
     this.reliableDataInTransit = 0
     for (const ch of this.channels) {
@@ -237,11 +246,11 @@ export class Peer implements EnetPeer {
     let list = this.sentReliable
     if (idx < 0) {
       // already queued again for retransmission
-      idx = this.outgoing.findIndex(
-        (c) => c.reliable && c.sendAttempts > 0 && c.command.seq === seq && c.command.channel === channel,
+      idx = this.outgoingReliable.findIndex(
+        (c) => c.sendAttempts > 0 && c.command.seq === seq && c.command.channel === channel,
       )
       if (idx < 0) return 0
-      list = this.outgoing
+      list = this.outgoingReliable
     }
     const [cmd] = list.splice(idx, 1)
     if (list === this.sentReliable) this.reliableDataInTransit -= cmd.dataLength
