@@ -14,7 +14,7 @@ import type {
   EnetHostOptions,
   EnetPeer,
 } from './index.js'
-import { type Delivery, type InternalState, PEER, Peer, type PeerHost } from './peer.js'
+import { type Delivery, type InternalState, type OutgoingCommand, PEER, Peer, type PeerHost } from './peer.js'
 import {
   CMD,
   CONTROL_CHANNEL,
@@ -756,7 +756,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       peer.reliableDataInTransit -= oc.dataLength
       again.push(oc)
     }
-    peer.outgoingReliable.unshift(...again)
+    peer.outgoing.unshift(...again)
     if (peer.sentReliable.length > 0) {
       peer.nextTimeout = peer.sentReliable[0].sentTime + peer.sentReliable[0].roundTripTimeout
     }
@@ -821,7 +821,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     if (
       peer.internalState === 'connected' &&
       peer.sentReliable.length === 0 &&
-      peer.outgoingReliable.length === 0 &&
+      !peer.outgoing.some((c) => c.reliable) &&
       now - peer.lastReceiveTime >= PEER.PING_INTERVAL
     ) {
       peer.queueOutgoing({ command: CMD.PING, flags: FLAG_ACKNOWLEDGE, channel: CONTROL_CHANNEL, seq: 0 })
@@ -829,10 +829,27 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
 
     // reliable window: ENet's windowSize × packetThrottle / scale; the throttle stays at its maximum here
     const windowLimit = Math.max(peer.windowSize, peer.mtu)
-    let sent = 0
-    for (const oc of peer.outgoingReliable) {
-      // commands behind a window-blocked packet wait too (ENet lets control commands pass; they are rare)
-      if (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit) break
+    // reliable commands wait while the window is full; unreliable ones behind them still go (ENet)
+    const queue = peer.outgoing
+    const held: OutgoingCommand[] = []
+    let windowExceeded = false
+    let i = 0
+    for (; i < queue.length; i++) {
+      const oc = queue[i]
+      if (!oc.reliable) {
+        peer.unreliableQueued--
+        add(oc.encoded, false)
+        continue
+      }
+      if (windowExceeded || (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit)) {
+        windowExceeded = true
+        held.push(oc)
+        if (peer.unreliableQueued === 0) {
+          i++
+          break // nothing but held reliable commands behind: stop scanning
+        }
+        continue
+      }
       if (oc.roundTripTimeout === 0) {
         oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
         oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
@@ -844,11 +861,8 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       peer.sentReliable.push(oc)
       peer.reliableDataInTransit += oc.dataLength
       add(oc.encoded, true)
-      sent++
     }
-    if (sent > 0) peer.outgoingReliable.splice(0, sent)
-    for (const oc of peer.outgoingUnreliable) add(oc.encoded, false)
-    if (peer.outgoingUnreliable.length > 0) peer.outgoingUnreliable = []
+    if (held.length !== i) peer.outgoing = i === queue.length ? held : held.concat(queue.slice(i))
     emit()
 
     if (acknowledgedDisconnect && peer.internalState === 'acknowledging_disconnect') {

@@ -119,9 +119,13 @@ export class Peer implements EnetPeer {
   /** peer-wide reliable counter of the control channel 0xFF */
   outgoingReliableSeq = 0
   acknowledgements: { channel: number; seq: number; sentTime: number; command: number }[] = []
-  /** queued, not yet sent: reliable ones (sent within the window, in order) and the rest */
-  outgoingReliable: OutgoingCommand[] = []
-  outgoingUnreliable: OutgoingCommand[] = []
+  /**
+   * Queued, not yet sent, in send order (one list, as ENet ≥ 1.3.18: two lists would let an unreliable
+   * packet overtake the reliable one it follows, and the receiver would drop it as stale).
+   */
+  outgoing: OutgoingCommand[] = []
+  /** how many of `outgoing` are unreliable (lets the sender stop scanning early) */
+  unreliableQueued = 0
   sentReliable: OutgoingCommand[] = []
   reliableDataInTransit = 0
   roundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
@@ -151,7 +155,7 @@ export class Peer implements EnetPeer {
 
   /** anything queued or unacknowledged */
   get busy(): boolean {
-    return this.outgoingReliable.length + this.outgoingUnreliable.length + this.sentReliable.length > 0
+    return this.outgoing.length + this.sentReliable.length > 0
   }
 
   get state(): EnetPeerState {
@@ -221,16 +225,16 @@ export class Peer implements EnetPeer {
       roundTripTimeoutLimit: 0,
       sendAttempts: 0,
     }
-    if (reliable) this.outgoingReliable.push(out)
-    else this.outgoingUnreliable.push(out)
+    this.outgoing.push(out)
+    if (!reliable) this.unreliableQueued++
     return out
   }
 
   /** `enet_peer_reset_queues` */
   resetQueues(): void {
     this.acknowledgements = []
-    this.outgoingReliable = []
-    this.outgoingUnreliable = []
+    this.outgoing = []
+    this.unreliableQueued = 0
     this.sentReliable = []
     this.reliableDataInTransit = 0
     for (const ch of this.channels) {
@@ -246,11 +250,11 @@ export class Peer implements EnetPeer {
     let list = this.sentReliable
     if (idx < 0) {
       // already queued again for retransmission
-      idx = this.outgoingReliable.findIndex(
-        (c) => c.sendAttempts > 0 && c.command.seq === seq && c.command.channel === channel,
+      idx = this.outgoing.findIndex(
+        (c) => c.reliable && c.sendAttempts > 0 && c.command.seq === seq && c.command.channel === channel,
       )
       if (idx < 0) return 0
-      list = this.outgoingReliable
+      list = this.outgoing
     }
     const [cmd] = list.splice(idx, 1)
     if (list === this.sentReliable) this.reliableDataInTransit -= cmd.dataLength

@@ -56,6 +56,20 @@ describe('EnetHost ours ↔ ours', () => {
       for (let ch = 0; ch < 4; ch++) peer.send(ch, Buffer.from(`hello ${ch}`))
       await all
       assert.deepEqual(got.sort(), ['0:hello 0', '1:hello 1', '2:hello 2', '3:hello 3'])
+      // an unreliable packet between two reliable ones on a channel is not dropped as stale
+      const three: string[] = []
+      const gotThree = new Promise<void>((resolve) =>
+        client.on('receive', (_p, ch, d, rel) => {
+          if (ch !== 0 || !d.toString().startsWith('seq')) return
+          three.push(`${d.toString()}/${rel}`)
+          if (three.length === 3) resolve()
+        }),
+      )
+      peer.send(0, Buffer.from('seq A'))
+      peer.send(0, Buffer.from('seq B'), { reliable: false })
+      peer.send(0, Buffer.from('seq C'))
+      await gotThree
+      assert.deepEqual(three, ['seq A/true', 'seq B/false', 'seq C/true'])
       const [[, reason, d]] = await Promise.all([nextEvent(server, 'disconnect'), peer.disconnect(12)])
       assert.deepEqual([reason, d], ['disconnect', 12])
       assert.equal(peer.state, 'disconnecting')
