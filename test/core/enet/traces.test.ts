@@ -218,6 +218,70 @@ describe('our host answers like the real place', () => {
   })
 })
 
+describe('our client speaks like the real app', () => {
+  test('CONNECT, then ACK + announce + clock request in one datagram, byte for byte (sentTime, connectId aside)', async () => {
+    const d = readPcapUdp(`${TRACES}template-app-session.pcap`)
+    const place = dgram.createSocket('udp4')
+    const inbox: { m: Buffer; port: number }[] = []
+    let wake = () => {}
+    place.on('message', (m, r) => {
+      inbox.push({ m, port: r.port })
+      wake()
+    })
+    const nextDatagram = async () => {
+      while (inbox.length === 0) await new Promise<void>((r) => (wake = r))
+      return inbox.shift()!
+    }
+    const appDatagram = decodeDatagram(d[2].payload)
+    assert.ok(appDatagram.header)
+    const [, announce, clock] = appDatagram.commands as [
+      Command,
+      Command & { data: Buffer },
+      Command & { data: Buffer },
+    ]
+    const client = await EnetHost.client({ channelLimit: 6 })
+    client.on('connect', (peer) => {
+      peer.send(1, announce.data)
+      peer.send(5, clock.data, { reliable: false })
+    })
+    try {
+      await new Promise<void>((r) => place.bind(0, '127.0.0.1', r))
+      client.connect('127.0.0.1', place.address().port, 6, 0)
+      const { m: connect, port } = await nextDatagram()
+      const masked = (b: Buffer, ranges: [number, number][]) => {
+        const c = Buffer.from(b)
+        for (const [from, to] of ranges) c.fill(0, from, to)
+        return c
+      }
+      // sentTime at 2…3, connectId at 4 + 40 … 4 + 44
+      assert.deepEqual(
+        masked(connect, [
+          [2, 4],
+          [44, 48],
+        ]),
+        masked(d[0].payload, [
+          [2, 4],
+          [44, 48],
+        ]),
+        'CONNECT',
+      )
+      // the place's VERIFY_CONNECT, with our connectId
+      const verify = Buffer.from(d[1].payload)
+      connect.copy(verify, 44, 44, 48)
+      place.send(verify, port, '127.0.0.1')
+      const { m: third } = await nextDatagram()
+      assert.deepEqual(
+        masked(third, [[2, 4]]),
+        masked(d[2].payload, [[2, 4]]),
+        'ACK + announce + clock request',
+      )
+    } finally {
+      place.close()
+      await client.close()
+    }
+  })
+})
+
 function checkCommand(c: Command, l: Line, where: string): void {
   assert.equal(COMMAND_NAMES[c.command], l.cmd, `${where}: command`)
   assert.equal(c.flags | c.command, l.command_byte, `${where}: command byte`)
