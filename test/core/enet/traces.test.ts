@@ -5,9 +5,11 @@
  * receive state (sequencing + fragment reassembly) to give exactly the payloads the JSONL lists.
  */
 import assert from 'node:assert/strict'
+import dgram from 'node:dgram'
 import { readFileSync } from 'node:fs'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { EnetHost } from '../../../src/core/enet/index.js'
 import { type Delivery, Peer, type PeerHost } from '../../../src/core/enet/peer.js'
 import {
   COMMAND_NAMES,
@@ -160,6 +162,125 @@ for (const name of ['template-app-session', 'launch-flow']) {
     })
   })
 }
+
+describe('our host answers like the real place', () => {
+  test('the app side of the first datagrams gets the place side back, byte for byte (sentTime aside)', async () => {
+    const d = readPcapUdp(`${TRACES}template-app-session.pcap`)
+    const server = await EnetHost.listen({ host: '127.0.0.1', port: 0, channelLimit: 6 })
+    const app = dgram.createSocket('udp4')
+    const inbox: Buffer[] = []
+    let wake = () => {}
+    app.on('message', (m) => {
+      inbox.push(m)
+      wake()
+    })
+    const nextDatagram = async () => {
+      while (inbox.length === 0) await new Promise<void>((r) => (wake = r))
+      return inbox.shift()!
+    }
+    // the place's answers, sent from the application layer exactly as the recording shows them
+    const placeReply = decodeDatagram(d[3].payload)
+    assert.ok(placeReply.header)
+    const [, reliableReply, clockReply] = placeReply.commands as [
+      Command,
+      Command & { data: Buffer },
+      Command & { data: Buffer },
+    ]
+    server.on('receive', (peer, channel) => {
+      if (channel === 1) peer.send(1, reliableReply.data)
+      if (channel === 5) peer.send(5, clockReply.data, { reliable: false })
+    })
+    try {
+      await new Promise<void>((r) => app.bind(0, '127.0.0.1', r))
+      const send = (b: Buffer) => app.send(b, server.address.port, '127.0.0.1')
+      const sameButSentTime = (ours: Buffer, theirs: Buffer, what: string) => {
+        assert.equal(ours.length, theirs.length, `${what}: length`)
+        assert.deepEqual(
+          Buffer.concat([ours.subarray(0, 2), ours.subarray(4)]),
+          Buffer.concat([theirs.subarray(0, 2), theirs.subarray(4)]),
+          what,
+        )
+      }
+      send(d[0].payload) // CONNECT
+      const verify = await nextDatagram()
+      sameButSentTime(verify, d[1].payload, 'VERIFY_CONNECT')
+      // ACK of VERIFY_CONNECT (echoing OUR sentTime) + announce + clock request, as in dgram 3
+      const third = Buffer.from(d[2].payload)
+      verify.copy(third, 10, 2, 4)
+      const connected = new Promise((r) => server.once('connect', r))
+      send(third)
+      await connected
+      sameButSentTime(await nextDatagram(), d[3].payload, 'ACK + announce reply + clock reply')
+    } finally {
+      app.close()
+      await server.close()
+    }
+  })
+})
+
+describe('our client speaks like the real app', () => {
+  test('CONNECT, then ACK + announce + clock request in one datagram, byte for byte (sentTime, connectId aside)', async () => {
+    const d = readPcapUdp(`${TRACES}template-app-session.pcap`)
+    const place = dgram.createSocket('udp4')
+    const inbox: { m: Buffer; port: number }[] = []
+    let wake = () => {}
+    place.on('message', (m, r) => {
+      inbox.push({ m, port: r.port })
+      wake()
+    })
+    const nextDatagram = async () => {
+      while (inbox.length === 0) await new Promise<void>((r) => (wake = r))
+      return inbox.shift()!
+    }
+    const appDatagram = decodeDatagram(d[2].payload)
+    assert.ok(appDatagram.header)
+    const [, announce, clock] = appDatagram.commands as [
+      Command,
+      Command & { data: Buffer },
+      Command & { data: Buffer },
+    ]
+    const client = await EnetHost.client({ channelLimit: 6 })
+    client.on('connect', (peer) => {
+      peer.send(1, announce.data)
+      peer.send(5, clock.data, { reliable: false })
+    })
+    try {
+      await new Promise<void>((r) => place.bind(0, '127.0.0.1', r))
+      client.connect('127.0.0.1', place.address().port, 6, 0)
+      const { m: connect, port } = await nextDatagram()
+      const masked = (b: Buffer, ranges: [number, number][]) => {
+        const c = Buffer.from(b)
+        for (const [from, to] of ranges) c.fill(0, from, to)
+        return c
+      }
+      // sentTime at 2…3, connectId at 4 + 40 … 4 + 44
+      assert.deepEqual(
+        masked(connect, [
+          [2, 4],
+          [44, 48],
+        ]),
+        masked(d[0].payload, [
+          [2, 4],
+          [44, 48],
+        ]),
+        'CONNECT',
+      )
+      // the place's VERIFY_CONNECT, with our connectId
+      const verify = Buffer.from(d[1].payload)
+      connect.copy(verify, 44, 44, 48)
+      place.send(verify, port, '127.0.0.1')
+      const { m: third } = await nextDatagram()
+      assert.deepEqual(
+        masked(third, [[2, 4]]),
+        masked(d[2].payload, [[2, 4]]),
+        'ACK + announce + clock request',
+      )
+    } finally {
+      place.close()
+      await client.close()
+    }
+  })
+})
 
 function checkCommand(c: Command, l: Line, where: string): void {
   assert.equal(COMMAND_NAMES[c.command], l.cmd, `${where}: command`)
