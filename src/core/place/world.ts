@@ -1,0 +1,271 @@
+/**
+ * The place's world: entities with their (private) owners, revisions, and the state messages each
+ * agent gets — a full `set`, or a JSON merge patch from the revision it last acknowledged.
+ *
+ * Entity records are immutable: a change replaces the record (and the changed component values),
+ * so a revision's snapshot is a shallow copy of the entity map and diffs compare by reference first.
+ */
+import { entityId } from './ids.js'
+import { isPlainObject } from './json.js'
+import { generateMergePatch } from './merge-patch.js'
+
+export type Components = Readonly<Record<string, unknown>>
+
+export interface EntityRecord {
+  readonly id: string
+  readonly components: Components
+  /** Agent id of the owner; null for the place's own entity. */
+  readonly owner: string | null
+}
+
+export interface Entity {
+  id: string
+  components: Record<string, unknown>
+}
+
+/** allonet keeps this many past revisions (`allo_statehistory_length`). */
+export const HISTORY_LENGTH = 64
+export const IDENTITY_MATRIX = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+const MAX_SPEC_DEPTH = 16
+const MAX_SPEC_ENTITIES = 1000
+
+export class SpecError extends Error {}
+
+interface ParsedSpec {
+  components: Record<string, unknown>
+  children: ParsedSpec[]
+}
+
+/** Lua's empty table arrives as `[]`: treat it as `{}` where an object is expected. */
+export function asObject(value: unknown): Record<string, unknown> | undefined {
+  if (isPlainObject(value)) return value
+  if (Array.isArray(value) && value.length === 0) return {}
+  return undefined
+}
+
+/** Checks one component value: an object (or `[]` for an empty one). */
+export function componentValue(name: string, value: unknown): Record<string, unknown> {
+  const obj = asObject(value)
+  if (!obj) throw new SpecError(`component "${name}" must be an object`)
+  if (name === 'relationships' && obj.parent !== undefined && typeof obj.parent !== 'string')
+    throw new SpecError('relationships.parent must be an entity id string')
+  return obj
+}
+
+/** Validates an entity spec (components plus optional `children`, or `{components, children}`). */
+export function parseSpec(spec: unknown, depth = 0, budget = { left: MAX_SPEC_ENTITIES }): ParsedSpec {
+  const obj = asObject(spec)
+  if (!obj) throw new SpecError('an entity spec must be an object')
+  if (depth > MAX_SPEC_DEPTH) throw new SpecError(`entity specs nest deeper than ${MAX_SPEC_DEPTH}`)
+  if (--budget.left < 0)
+    throw new SpecError(`an entity spec may create at most ${MAX_SPEC_ENTITIES} entities`)
+  const wrapped = isPlainObject(obj.components)
+  const source = wrapped ? (obj.components as Record<string, unknown>) : obj
+  const components: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(source)) {
+    if (name === 'children' && !wrapped) continue
+    components[name] = componentValue(name, value)
+  }
+  const rawChildren = obj.children
+  let children: ParsedSpec[] = []
+  if (rawChildren !== undefined) {
+    const list = Array.isArray(rawChildren) ? rawChildren : asObject(rawChildren) ? [] : undefined
+    if (!list) throw new SpecError('"children" must be an array of entity specs')
+    children = list.map((c) => parseSpec(c, depth + 1, budget))
+  }
+  return { components, children }
+}
+
+export interface Snapshot {
+  readonly revision: number
+  readonly entities: ReadonlyMap<string, EntityRecord>
+}
+
+export class World {
+  private entities = new Map<string, EntityRecord>()
+  private history = new Map<number, Snapshot>()
+  private messageCache = new Map<number, string>()
+  private current?: Snapshot
+  revision = 0
+  /** Set whenever something changed since the last commit (the clock aside). */
+  dirty = false
+
+  constructor() {
+    this.entities.set('place', {
+      id: 'place',
+      owner: null,
+      components: { transform: { matrix: IDENTITY_MATRIX }, clock: { time: 0 } },
+    })
+  }
+
+  get size(): number {
+    return this.entities.size
+  }
+
+  get(id: string): EntityRecord | undefined {
+    return this.entities.get(id)
+  }
+
+  has(id: string): boolean {
+    return this.entities.has(id)
+  }
+
+  all(): IterableIterator<EntityRecord> {
+    return this.entities.values()
+  }
+
+  private put(rec: EntityRecord): void {
+    this.entities.set(rec.id, rec)
+    this.dirty = true
+  }
+
+  /** Creates the entities of a parsed spec; returns the ids, the top one first. */
+  spawn(spec: ParsedSpec, owner: string, parent?: string): string[] {
+    const id = this.freshId()
+    const components: Record<string, unknown> = { ...spec.components }
+    if (!components.transform) components.transform = { matrix: IDENTITY_MATRIX }
+    if (parent !== undefined) {
+      delete components.relationships
+      components.relationships = { parent }
+    }
+    this.put({ id, owner, components })
+    const ids = [id]
+    for (const child of spec.children) ids.push(...this.spawn(child, owner, id))
+    return ids
+  }
+
+  private freshId(): string {
+    for (;;) {
+      const id = entityId()
+      if (!this.entities.has(id)) return id
+    }
+  }
+
+  /** Each listed component replaces the old value wholesale; then `remove` names are deleted. */
+  change(id: string, add: Record<string, unknown>, remove: string[]): void {
+    const rec = this.entities.get(id)
+    if (!rec) throw new SpecError('no such entity')
+    const components: Record<string, unknown> = { ...rec.components }
+    for (const [name, value] of Object.entries(add)) {
+      delete components[name]
+      components[name] = value
+    }
+    for (const name of remove) delete components[name]
+    this.put({ ...rec, components })
+  }
+
+  setComponent(id: string, name: string, value: unknown): void {
+    const rec = this.entities.get(id)
+    if (!rec) return
+    const components: Record<string, unknown> = { ...rec.components }
+    if (value === undefined) delete components[name]
+    else components[name] = value
+    this.entities.set(id, { ...rec, components })
+    if (id !== 'place') this.dirty = true
+  }
+
+  private childrenIndex(): Map<string, string[]> {
+    const index = new Map<string, string[]>()
+    for (const rec of this.entities.values()) {
+      const rel = rec.components.relationships
+      const parent = isPlainObject(rel) && typeof rel.parent === 'string' ? rel.parent : undefined
+      if (parent === undefined) continue
+      const list = index.get(parent)
+      if (list) list.push(rec.id)
+      else index.set(parent, [rec.id])
+    }
+    return index
+  }
+
+  /** Removes entities and (cascade) all their descendants; returns the removed records. */
+  removeCascade(ids: Iterable<string>): EntityRecord[] {
+    const index = this.childrenIndex()
+    const removed: EntityRecord[] = []
+    const stack = [...ids]
+    while (stack.length) {
+      const id = stack.pop() as string
+      const rec = this.entities.get(id)
+      if (!rec || id === 'place') continue
+      this.entities.delete(id)
+      removed.push(rec)
+      for (const child of index.get(id) ?? []) stack.push(child)
+    }
+    if (removed.length) this.dirty = true
+    return removed
+  }
+
+  /** Removes one entity; its direct children lose their `relationships` (become roots). */
+  removeReparent(id: string): EntityRecord[] {
+    const rec = this.entities.get(id)
+    if (!rec || id === 'place') return []
+    const children = this.childrenIndex().get(id) ?? []
+    this.entities.delete(id)
+    for (const child of children) this.setComponent(child, 'relationships', undefined)
+    this.dirty = true
+    return [rec]
+  }
+
+  ownedBy(owner: string): string[] {
+    const ids: string[] = []
+    for (const rec of this.entities.values()) if (rec.owner === owner) ids.push(rec.id)
+    return ids
+  }
+
+  /** Ends a revision: records a snapshot of the state for diffs. */
+  commit(): Snapshot {
+    this.revision = this.revision >= 9007199254740990 ? 0 : this.revision + 1
+    const snap: Snapshot = { revision: this.revision, entities: new Map(this.entities) }
+    this.history.set(this.revision, snap)
+    this.history.delete(this.revision - HISTORY_LENGTH)
+    this.current = snap
+    this.messageCache.clear()
+    this.dirty = false
+    return snap
+  }
+
+  snapshotAt(revision: number): Snapshot | undefined {
+    return this.history.get(revision)
+  }
+
+  /** The state message for an agent that acknowledged `ackRev` (0 or unknown: a full set). */
+  messageFor(ackRev: number): string {
+    const snap = this.current ?? this.commit()
+    const from = ackRev > 0 ? this.history.get(ackRev) : undefined
+    const key = from ? ackRev : -1
+    const cached = this.messageCache.get(key)
+    if (cached !== undefined) return cached
+    const text = from
+      ? JSON.stringify({
+          entities: diffSnapshots(from, snap),
+          revision: snap.revision,
+          patch_style: 'merge',
+          patch_from: from.revision,
+        })
+      : JSON.stringify({ entities: setEntities(snap), revision: snap.revision, patch_style: 'set' })
+    this.messageCache.set(key, text)
+    return text
+  }
+}
+
+/** Entities as a `set` lists them: newest first, `place` last. */
+export function setEntities(snap: Snapshot): Record<string, Entity> {
+  const out: Record<string, Entity> = {}
+  const recs = [...snap.entities.values()].reverse()
+  for (const rec of recs) out[rec.id] = { id: rec.id, components: rec.components as Record<string, unknown> }
+  return out
+}
+
+/** The merge patch of the `entities` object between two snapshots. */
+export function diffSnapshots(from: Snapshot, to: Snapshot): Record<string, unknown> {
+  const patch: Record<string, unknown> = {}
+  for (const [id, rec] of to.entities) {
+    const old = from.entities.get(id)
+    if (!old) patch[id] = { id, components: rec.components }
+    else if (old !== rec && old.components !== rec.components) {
+      const comps = generateMergePatch(old.components, rec.components)
+      if (comps !== undefined) patch[id] = { components: comps }
+    }
+  }
+  for (const id of from.entities.keys()) if (!to.entities.has(id)) patch[id] = null
+  return patch
+}
