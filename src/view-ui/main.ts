@@ -396,8 +396,9 @@ canvas.addEventListener('pointerup', (ev) => {
     select(null)
     return
   }
-  select(p.hit.entityId)
+  // Select what a hand would press (the nearest entity with a collider), else what was hit.
   const target = pokeTarget(p.hit.entityId)
+  select(target ?? p.hit.entityId)
   if (target) {
     const d = p.hit.direction
     const to = p.hit.point

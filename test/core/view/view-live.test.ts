@@ -1,0 +1,205 @@
+/**
+ * The web view against a live place, in a real browser (Debian's chromium via playwright-core):
+ * a test app owns a surface with two buttons; the page must show them (state + screenshot in
+ * test-artifacts/), a click in the 3D view and the inspector's Poke button must each reach the
+ * app as point → poke true → poke false from the view's hand, and entities the app removes (or
+ * all of them, when it leaves) disappear.
+ */
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
+import type { Place } from '../../../src/core/place/place.js'
+import type { Transport } from '../../../src/core/place/transport.js'
+import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
+import { launchBrowser, openPage } from '../../helpers/browser.js'
+import { connectClient, startTestPlace } from '../../helpers/place.js'
+import { buttonSpec, surfaceSpec, viewTestTransport } from '../../helpers/view.js'
+
+export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url))
+
+interface PageView {
+  connected: boolean
+  entities: string[]
+  rendered: Record<string, string>
+  selected: string | null
+  agents: Array<{ id: string; name: string; self?: boolean }>
+  log: Array<{ type: string; to: string; body: unknown }>
+  screenPointOf(id: string): { x: number; y: number } | null
+}
+
+export function pageState(page: Page) {
+  return page.evaluate(() => {
+    const v = (globalThis as unknown as { __assistView: PageView }).__assistView
+    return {
+      connected: v.connected,
+      entities: v.entities,
+      rendered: v.rendered,
+      selected: v.selected,
+      agents: v.agents,
+      log: v.log,
+    }
+  })
+}
+
+export function screenPoint(page: Page, id: string) {
+  return page.evaluate(
+    (eid) => (globalThis as unknown as { __assistView: PageView }).__assistView.screenPointOf(eid),
+    id,
+  )
+}
+
+/** Waits (event-driven, in the page) until `fn(arg)` holds. */
+export function waitPage(page: Page, fn: string, arg?: unknown): Promise<unknown> {
+  return page.waitForFunction(fn, arg, { timeout: 20_000 })
+}
+
+/** Collects what the app receives, so a test can wait for the next three interactions to one entity. */
+function recorder(app: AlloClient) {
+  const got: Interaction[] = []
+  app.on('interaction', (i) => got.push(i))
+  return {
+    got,
+    async nextThree(receiver: string, from: number): Promise<Interaction[]> {
+      const mine = () => got.slice(from).filter((i) => i.receiver === receiver)
+      while (mine().length < 3) await app.waitForInteraction((i) => i.receiver === receiver, 20_000)
+      return mine().slice(0, 3)
+    },
+  }
+}
+
+describe('web view of a live place, in chromium', () => {
+  let transport: Transport | undefined
+  let place: Place
+  let view: PlaceView
+  let app: AlloClient
+  let browser: Browser
+  let page: Page
+  let errors: string[]
+  let surface: string
+  let hello: string
+  let quit: string
+  let rec: ReturnType<typeof recorder>
+
+  before(async () => {
+    ;({ transport } = await viewTestTransport())
+    ;({ place } = await startTestPlace(transport))
+    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
+    surface = app.avatarId!
+    hello = await app.spawnEntity({
+      ...buttonSpec(-0.2, [0.7, 0.5, 0.9, 1], 'Hello!'),
+      relationships: { parent: surface },
+    })
+    quit = await app.spawnEntity({
+      ...buttonSpec(0.25, [0.9, 0.3, 0.3, 1], 'Quit'),
+      relationships: { parent: surface },
+    })
+    rec = recorder(app)
+    view = await startPlaceView({ place, transport })
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser, view.url))
+  })
+
+  after(async () => {
+    await browser?.close()
+    await view?.close()
+    await app?.disconnect().catch(() => {})
+    await place?.close()
+  })
+
+  it('shows every entity of the app in the tree and the 3D view, with owner names', async () => {
+    await waitPage(
+      page,
+      `(ids) => ids.every((id) => window.__assistView.entities.includes(id) && id in window.__assistView.rendered)`,
+      [surface, hello, quit],
+    )
+    const s = await pageState(page)
+    assert.equal(s.connected, true)
+    const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
+    assert.equal(appEntities.length, 7, 'surface + 2 × (button, cube, label)')
+    for (const e of appEntities) assert.ok(s.entities.includes(e.id), `${e.id} in the tree`)
+    const kinds = Object.values(s.rendered)
+    assert.equal(kinds.filter((k) => k === 'text').length, 2, 'two labels drawn as text')
+    assert.equal(kinds.filter((k) => k === 'inline').length, 3, 'surface + two cubes drawn as meshes')
+    // Tree rows carry the id and the owning agent's name.
+    const row = page.locator(`[data-entity-id="${hello}"]`)
+    assert.match(await row.innerText(), new RegExp(`${hello}\\s+test-app`))
+    // Agents: the app and the page's own agent.
+    assert.deepEqual(s.agents.map((a) => a.name).sort(), ['test-app', 'web view'])
+    assert.equal(s.agents.find((a) => a.self)?.name, 'web view')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}view-live.png` })
+    assert.deepEqual(errors, [])
+  })
+
+  it('a click on a button in the 3D view selects it and pokes it like a hand: point, poke true, poke false', async () => {
+    const from = rec.got.length
+    const p = await screenPoint(page, hello)
+    assert.ok(p, 'the button is on screen')
+    await page.mouse.click(p.x, p.y)
+    const [point, down, up] = await rec.nextThree(hello, from)
+    const handId = view.hand.handId
+    assert.ok(handId)
+    assert.equal(point.type, 'oneway')
+    assert.equal((point.body as unknown[])[0], 'point')
+    assert.equal(point.sender, handId)
+    assert.equal(down.type, 'request')
+    assert.deepEqual(down.body, ['poke', true])
+    assert.equal(down.sender, handId)
+    assert.equal(up.type, 'request')
+    assert.deepEqual(up.body, ['poke', false])
+    assert.equal((await pageState(page)).selected, hello)
+    // The page's interaction log shows them too (reported by the place).
+    await waitPage(
+      page,
+      `(id) => window.__assistView.log.filter((e) => e.to === id && JSON.stringify(e.body).includes('poke')).length >= 2`,
+      hello,
+    )
+  })
+
+  it("the inspector's Poke button sends the same sequence to the selected entity", async () => {
+    await page.click(`[data-entity-id="${quit}"]`)
+    await page.waitForSelector('#poke')
+    const from = rec.got.length
+    await page.click('#poke')
+    const got = await rec.nextThree(quit, from)
+    assert.deepEqual(
+      got.map((i) => [i.type, ...(i.body as unknown[]).slice(0, 1), (i.body as unknown[])[1] === true]),
+      [
+        ['oneway', 'point', false],
+        ['request', 'poke', true],
+        ['request', 'poke', false],
+      ],
+    )
+    assert.ok(got.every((i) => i.sender === view.hand.handId))
+  })
+
+  it('entities the app removes disappear from the tree and the 3D view without a reload', async () => {
+    await app.removeEntity(quit)
+    await waitPage(
+      page,
+      `(id) => !window.__assistView.entities.includes(id) && !(id in window.__assistView.rendered)`,
+      quit,
+    )
+    const s = await pageState(page)
+    assert.ok(s.entities.includes(hello))
+    assert.equal(s.selected, null, 'the removed entity is no longer selected')
+    assert.equal(await page.locator(`[data-entity-id="${quit}"]`).count(), 0)
+    assert.deepEqual(errors, [])
+  })
+
+  it('when the app leaves (a hot reload) its entities go, and the new ones appear', async () => {
+    const old = place
+      .snapshot()
+      .entities.filter((e) => e.ownerName === 'test-app')
+      .map((e) => e.id)
+    await app.disconnect()
+    await waitPage(page, `(ids) => ids.every((id) => !window.__assistView.entities.includes(id))`, old)
+    assert.ok((await pageState(page)).entities.includes('place'))
+    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
+    await waitPage(page, `(id) => id in window.__assistView.rendered`, app.avatarId)
+    assert.deepEqual(errors, [])
+  })
+})
