@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { UserError } from '../core/errors.js'
 import { consoleReporter } from '../core/output.js'
-import { parseJsonFlag, runApp } from '../core/run.js'
+import { parseJsonFlag, runApp, runWithBuiltInPlace } from '../core/run.js'
 import { parsePlaceUrl } from '../core/urls.js'
 
 export default class Run extends BaseCommand {
@@ -10,9 +10,13 @@ export default class Run extends BaseCommand {
   static override description =
     `Finds the app from the current folder (or any folder inside it), starts it connected to the place, and restarts it once per burst of saves. Type "rs" + Enter to restart by hand; Ctrl-C stops the app and its whole process tree.
 
+Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too.
+
 Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor temp files and what the app's .gitignore ignores.`
 
   static override examples = [
+    '<%= config.bin %> run',
+    '<%= config.bin %> run --place --place-port 21337 --no-watch',
     '<%= config.bin %> run alloplace://localhost',
     '<%= config.bin %> run alloplace://place.example.com:21337 --restart-on-crash',
     '<%= config.bin %> run alloplace://localhost --no-watch',
@@ -21,7 +25,8 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
 
   static override args = {
     url: Args.string({
-      description: 'Place to connect to: alloplace://HOST[:PORT] (port defaults to 21337)',
+      description:
+        'Place to connect to: alloplace://HOST[:PORT] (port defaults to 21337). Without it, a built-in place is started',
     }),
   }
 
@@ -60,19 +65,38 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
     identity: Flags.string({
       description: 'Identity JSON passed as ALLO_APP_BOOTED_BY_IDENTITY (as the gateway does)',
     }),
+    place: Flags.boolean({
+      description: 'Start a built-in development place and connect the app to it (the default without a URL)',
+    }),
+    'place-port': Flags.integer({
+      description: 'UDP port of the built-in place (default: a free port)',
+      min: 0,
+      max: 65535,
+    }),
+    'place-name': Flags.string({
+      description: 'Name of the built-in place',
+      default: 'Development place',
+    }),
+    'place-verbose': Flags.boolean({
+      description: 'Log every interaction the built-in place handles',
+    }),
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Run)
-    if (!args.url) {
+    if (args.url && flags.place) {
       throw new UserError(
-        'A place URL is required: assist run alloplace://HOST[:PORT], e.g. assist run alloplace://localhost',
+        `Give either a place URL or --place, not both: \`assist run ${args.url}\` joins that place, \`assist run --place\` starts one.`,
       )
     }
-    const place = parsePlaceUrl(args.url)
-    const status = await runApp({
+    const builtIn = !args.url
+    if (!builtIn && flags['place-port'] !== undefined) {
+      throw new UserError(
+        '--place-port only applies to the built-in place: drop the URL, or drop --place-port.',
+      )
+    }
+    const common = {
       cwd: process.cwd(),
-      placeUrl: place.href,
       luajit: flags.luajit,
       watch: !flags['no-watch'],
       watchPaths: flags.watch,
@@ -87,7 +111,13 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       identity: flags.identity === undefined ? undefined : parseJsonFlag('--identity', flags.identity, false),
       stdin: process.stdin,
       reporter: consoleReporter(),
-    })
+    }
+    const status = builtIn
+      ? await runWithBuiltInPlace({
+          ...common,
+          place: { port: flags['place-port'], name: flags['place-name'], verbose: flags['place-verbose'] },
+        })
+      : await runApp({ ...common, placeUrl: parsePlaceUrl(args.url as string).href })
     process.exit(status)
   }
 }

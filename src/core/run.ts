@@ -160,3 +160,39 @@ export async function runApp(opts: RunOptions): Promise<number> {
   await watcher?.close()
   return exit ? exitStatusOf(exit) : 0
 }
+
+export interface BuiltInPlaceOptions {
+  /** UDP port (default 0: a free one). */
+  port?: number
+  name?: string
+  /** Log every interaction. */
+  verbose?: boolean
+}
+
+/**
+ * `assist run` without a URL (or with --place): starts a development place in this process on
+ * 127.0.0.1, connects the app to it, and closes the place when run ends.
+ */
+export async function runWithBuiltInPlace(
+  opts: Omit<RunOptions, 'placeUrl'> & { place: BuiltInPlaceOptions },
+): Promise<number> {
+  // Fail on a missing app or runtime before a place is started.
+  const project = findProject(opts.cwd)
+  launchSpecFor(project, 'alloplace://127.0.0.1:21337', { luajit: opts.luajit })
+  const { startPlace } = await import('./place/run.js')
+  const place = await startPlace({
+    host: '127.0.0.1',
+    port: opts.place.port ?? 0,
+    name: opts.place.name,
+    publicHost: '127.0.0.1',
+    verbose: opts.place.verbose,
+    reporter: opts.reporter,
+    tag: 'place',
+  })
+  opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
+  try {
+    return await runApp({ ...opts, placeUrl: place.url })
+  } finally {
+    await place.close()
+  }
+}

@@ -58,3 +58,15 @@ export function waitForPlace(place: Place, test: () => boolean, timeoutMs = 10_0
     place.on('revision', on)
   })
 }
+
+/**
+ * The transports a protocol suite runs over: the real UDP ENet (src/core/enet) and the in-memory
+ * stand-in (which can lose messages on purpose).
+ */
+export async function transportsUnderTest(): Promise<Array<[string, () => Transport]>> {
+  const { FakeNetwork } = await import('./fake-enet.js')
+  const list: Array<[string, () => Transport]> = [['in-memory', () => new FakeNetwork()]]
+  const { EnetHost } = await import('../../src/core/enet/index.js')
+  list.unshift(['udp enet', () => EnetHost as unknown as Transport])
+  return list
+}

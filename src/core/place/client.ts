@@ -37,6 +37,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number
   /** How long to wait for the ENet connection (default 5 s, like allonet). */
   connectTimeoutMs?: number
+  /** Answer other agents' asset requests from `serveAsset` (default true; false: stay silent). */
+  answerAssets?: boolean
   /** Test hook: return true to lose an incoming message (simulated packet loss). */
   dropIncoming?: (channel: number, data: Buffer, reliable: boolean) => boolean
 }
@@ -84,6 +86,8 @@ interface ClientEvents {
   /** A state message that could not be applied (unknown patch_from, bad shape). */
   stateDropped: [string]
   clock: [ClockSample]
+  /** A media packet (channel 0 audio or 4 video): u32 BE track id + codec payload. */
+  media: [channel: number, data: Buffer]
   disconnected: [reason: string, data: number]
 }
 
@@ -364,6 +368,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     if (typeof msg === 'string') return
     const id = typeof msg.header.id === 'string' ? msg.header.id : ''
     if (msg.mid === ASSET_REQUEST) {
+      if (this.opts.answerAssets === false) return
       const bytes = this.assets.get(id)
       const range = parseRange(msg.header.range) ?? [0, ASSET_CHUNK]
       if (!bytes || range[0] > bytes.length) {
@@ -413,6 +418,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     else if (channel === CHANNEL.statediffs) this.onState(data)
     else if (channel === CHANNEL.assets) this.onAsset(data)
     else if (channel === CHANNEL.clock) this.onClock(data)
+    else if (channel === CHANNEL.audio || channel === CHANNEL.video) this.emit('media', channel, data)
   }
 
   private onInteraction(data: Buffer): void {

@@ -18,7 +18,16 @@ import {
   type TransportHost,
   type TransportPeer,
 } from './transport.js'
-import { asObject, componentValue, type EntityRecord, parseSpec, SpecError, World } from './world.js'
+import {
+  asObject,
+  componentValue,
+  type EntityRecord,
+  MAX_VALUE_DEPTH,
+  nestsDeeperThan,
+  parseSpec,
+  SpecError,
+  World,
+} from './world.js'
 
 export const PROTOCOL_VERSION = 4
 export const DEFAULT_PLACE_NAME = 'Development place'
@@ -183,7 +192,12 @@ class Agent {
 }
 
 function describeBody(body: unknown): string {
-  const text = JSON.stringify(body) ?? String(body)
+  let text: string
+  try {
+    text = JSON.stringify(body) ?? String(body)
+  } catch {
+    text = '<unprintable>'
+  }
   return text.length > 160 ? `${text.slice(0, 157)}...` : text
 }
 
@@ -341,17 +355,22 @@ export class Place extends EventEmitter<PlaceEvents> {
     if (this.closed) return
     this.forcedTick = false
     this.lastTickAt = performance.now()
-    const changed = this.world.dirty
-    this.world.setComponent('place', 'clock', { time: this.serverTime() })
-    const snap = this.world.commit()
-    for (const agent of this.agents) {
-      if (agent.peer.state !== 'connected') continue
-      const text = this.world.messageFor(agent.ackRev)
-      agent.peer.send(CHANNEL.statediffs, Buffer.from(text, 'utf8'), { reliable: false })
+    try {
+      const changed = this.world.dirty
+      this.world.setComponent('place', 'clock', { time: this.serverTime() })
+      const snap = this.world.commit()
+      for (const agent of this.agents) {
+        if (agent.peer.state !== 'connected') continue
+        const text = this.world.messageFor(agent.ackRev)
+        agent.peer.send(CHANNEL.statediffs, Buffer.from(text, 'utf8'), { reliable: false })
+      }
+      this.host.flush()
+      this.emit('revision', { revision: snap.revision, changed, entityCount: snap.entities.size })
+    } catch (err) {
+      this.log.warn(`! internal error during a tick: ${(err as Error).stack ?? err}`)
+    } finally {
+      this.scheduleTick(this.tickMs)
     }
-    this.host.flush()
-    this.emit('revision', { revision: snap.revision, changed, entityCount: snap.entities.size })
-    this.scheduleTick(this.tickMs)
   }
 
   // ---- connections ---------------------------------------------------------------------------
@@ -375,7 +394,7 @@ export class Place extends EventEmitter<PlaceEvents> {
   }
 
   private dropAgent(agent: Agent, reason: 'disconnect' | 'timeout' | 'kicked' | 'closed'): void {
-    this.agents.delete(agent)
+    if (!this.agents.delete(agent)) return
     const removed = this.world.removeCascade(this.world.ownedBy(agent.id))
     for (const [id, track] of this.tracks) {
       track.recipients.delete(agent)
@@ -535,12 +554,11 @@ export class Place extends EventEmitter<PlaceEvents> {
       `  ${agent.label} ${type} ${sender || '""'} → ${receiver || '""'}: ${describeBody(body)}`,
     )
 
-    if (name === undefined) {
-      this.warn(
-        agent,
-        `${type} to ${JSON.stringify(receiver)} has a body that is not ["name", …]; not delivered`,
-      )
-      if (type === 'request') this.respond(agent, requestId, ['', 'error', 'invalid request'])
+    if (name === undefined || nestsDeeperThan(body, MAX_VALUE_DEPTH + 4)) {
+      const why =
+        name === undefined ? 'is not ["name", …]' : `nests deeper than ${MAX_VALUE_DEPTH + 4} levels`
+      this.warn(agent, `${type} to ${JSON.stringify(receiver)} has a body that ${why}; not delivered`)
+      if (type === 'request') this.respond(agent, requestId, [name ?? '', 'error', 'invalid request'])
       event('dropped')
       return
     }
@@ -648,7 +666,7 @@ export class Place extends EventEmitter<PlaceEvents> {
       return
     }
     const identity = asObject(body[4])
-    if (!identity) {
+    if (!identity || nestsDeeperThan(identity, MAX_VALUE_DEPTH)) {
       this.invalid(req, 'identity (body[4]) is not an object')
       return
     }

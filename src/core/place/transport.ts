@@ -62,7 +62,6 @@ export const CHANNEL_COUNT = 6
 
 /** The real ENet transport, loaded lazily so that CLI start-up stays light. */
 export async function defaultTransport(): Promise<Transport> {
-  const spec = '../enet/index.js'
-  const mod = (await import(spec)) as { EnetHost: Transport }
-  return mod.EnetHost
+  const { EnetHost } = await import('../enet/index.js')
+  return EnetHost as unknown as Transport
 }

@@ -27,6 +27,8 @@ export interface Entity {
 export const HISTORY_LENGTH = 64
 export const IDENTITY_MATRIX = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
 const MAX_SPEC_DEPTH = 16
+/** Deepest nesting accepted inside a component value (deeper JSON could exhaust the stack). */
+export const MAX_VALUE_DEPTH = 64
 const MAX_SPEC_ENTITIES = 1000
 
 export class SpecError extends Error {}
@@ -43,10 +45,24 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
   return undefined
 }
 
-/** Checks one component value: an object (or `[]` for an empty one). */
+/** True when a JSON value nests deeper than `max` (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length) {
+    const [v, d] = stack.pop() as [unknown, number]
+    if (typeof v !== 'object' || v === null) continue
+    if (d >= max) return true
+    for (const child of Object.values(v)) stack.push([child, d + 1])
+  }
+  return false
+}
+
+/** Checks one component value: an object (or `[]` for an empty one), not absurdly deep. */
 export function componentValue(name: string, value: unknown): Record<string, unknown> {
   const obj = asObject(value)
   if (!obj) throw new SpecError(`component "${name}" must be an object`)
+  if (nestsDeeperThan(obj, MAX_VALUE_DEPTH))
+    throw new SpecError(`component "${name}" nests deeper than ${MAX_VALUE_DEPTH} levels`)
   if (name === 'relationships' && obj.parent !== undefined && typeof obj.parent !== 'string')
     throw new SpecError('relationships.parent must be an entity id string')
   return obj

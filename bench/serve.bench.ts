@@ -1,0 +1,254 @@
+/**
+ * `assist serve` vs the old Python gateway (bench/fixtures/serve_py.py), same app, same run:
+ * launch round trip (POST → full answer, a fresh connection per launch as a place makes) at
+ * concurrency 1, 16 and 64, launches per second, and gateway RSS idle and with 200 running instances.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { makeLuaApp, removeDir, tempDir } from '../test/helpers/app.js'
+import { IDLE_BOOT_LUA, PLACE, PLACE_BODY, PLACE_IDENTITY, QUICK_BOOT_LUA } from '../test/helpers/gateway.js'
+import { median, printTable, quantile } from './lib.js'
+
+const CLI = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+const FIXTURE = fileURLToPath(new URL('./fixtures/serve_py.py', import.meta.url))
+const LEVELS: Array<{ concurrency: number; launches: number }> = [
+  { concurrency: 1, launches: 100 },
+  { concurrency: 16, launches: 320 },
+  { concurrency: 64, launches: 640 },
+]
+const RUNNING = 200
+
+interface Server {
+  name: string
+  child: ChildProcess
+  port: number
+  stop(): Promise<void>
+}
+
+/** Starts a gateway process and waits for its "listening … port N" line. */
+function startServer(name: string, argv: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    // Own process group, so stopping it also ends what it spawned (the old gateway never does).
+    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...process.env, ...env }, detached: true })
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), 30_000)
+    const onData = (d: Buffer) => {
+      out += d
+      const m = /(?:listening on port |listening on http:\/\/[^:]+:)(\d+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        child.stdout?.off('data', onData)
+        child.stderr?.removeAllListeners('data')
+        child.stdout?.resume()
+        child.stderr?.resume()
+        resolve({
+          name,
+          child,
+          port: Number(m[1]),
+          stop: () =>
+            new Promise<void>((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) return done()
+              child.once('exit', () => done())
+              try {
+                process.kill(-(child.pid as number), 'SIGTERM')
+              } catch {
+                done()
+              }
+              setTimeout(() => {
+                try {
+                  process.kill(-(child.pid as number), 'SIGKILL')
+                } catch {}
+              }, 10_000).unref()
+            }),
+        })
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', (d) => {
+      out += d
+    })
+    child.on('error', reject)
+  })
+}
+
+function post(port: number, path: string): Promise<{ ms: number; ok: boolean }> {
+  const started = performance.now()
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false, // a fresh connection per launch, as a place does (Connection: close)
+        timeout: 10_000,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(PLACE_BODY),
+          connection: 'close',
+          'x-alloverse-server': PLACE,
+          'x-alloverse-launched-by': PLACE_IDENTITY,
+        },
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve({ ms: performance.now() - started, ok: res.statusCode === 200 }))
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', () => resolve({ ms: performance.now() - started, ok: false }))
+    req.end(PLACE_BODY)
+  })
+}
+
+async function load(port: number, path: string, launches: number, concurrency: number) {
+  const times: number[] = []
+  let failed = 0
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < launches) {
+        next++
+        const r = await post(port, path)
+        times.push(r.ms)
+        if (!r.ok) failed++
+      }
+    }),
+  )
+  const wall = (performance.now() - started) / 1000
+  // Launches per second counts successful launches only.
+  return { median: median(times), p99: quantile(times, 0.99), perSecond: (launches - failed) / wall, failed }
+}
+
+/**
+ * The spawn floor: the bench process itself starting the same app with child_process.spawn (own
+ * group, piped output, as the launcher does), `concurrency` at a time, no HTTP. Launches per second.
+ */
+async function bareSpawn(appDir: string, launches: number, concurrency: number): Promise<number> {
+  const argv = ['luajit', `${appDir}/allo/boot.lua`, appDir, PLACE]
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < launches) {
+        next++
+        await new Promise<void>((resolve) => {
+          const child = spawn(argv[0], argv.slice(1), {
+            cwd: appDir,
+            env: {
+              ...process.env,
+              ALLO_APP_BOOT_ARGS: PLACE_BODY,
+              ALLO_APP_BOOTED_BY_IDENTITY: PLACE_IDENTITY,
+            },
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          })
+          child.stdout?.resume()
+          child.stderr?.resume()
+          child.once('spawn', () => resolve())
+          child.once('error', () => resolve())
+        })
+      }
+    }),
+  )
+  return launches / ((performance.now() - started) / 1000)
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) / 1024 : Number.NaN
+}
+
+async function waitIdle(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const res = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.json() as Promise<{ instances: number }>,
+    )
+    if (res.instances === 0) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export default async function bench(): Promise<void> {
+  const root = tempDir('assist-bench-serve-')
+  const quick = makeLuaApp('quick', { boot: QUICK_BOOT_LUA }, root)
+  makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, root)
+  const ourArgv = [process.execPath, CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--apps-root', root]
+  const pyArgv = ['python3', FIXTURE]
+  const rows: Parameters<typeof printTable>[1] = []
+  const servers: Server[] = []
+  try {
+    // Launch round trips, short-lived app: ours, then the old gateway, level by level.
+    const ours = await startServer('ours', [...ourArgv, '--max-instances', '0'], {}, root)
+    servers.push(ours)
+    const oursIdleRss = rssMiB(ours.child.pid as number)
+    const py = await startServer('serve.py', pyArgv, { APPS_ROOT: root, PORT: '0' }, root)
+    servers.push(py)
+    const pyIdleRss = rssMiB(py.child.pid as number)
+    // Warm both up (JIT, page cache) before measuring.
+    await load(ours.port, '/quick', 20, 4)
+    await load(py.port, '/quick', 20, 1)
+    for (const { concurrency, launches } of LEVELS) {
+      await waitIdle(ours.port)
+      const a = await load(ours.port, '/quick', launches, concurrency)
+      const b = await load(py.port, '/quick', launches, concurrency)
+      const failures = a.failed || b.failed ? ` (failed: ours ${a.failed}, serve.py ${b.failed})` : ''
+      rows.push({
+        metric: `launch round trip median, c=${concurrency} (ms)`,
+        ours: a.median,
+        anchor: b.median,
+        anchorName: 'serve.py',
+        note: failures,
+      })
+      rows.push({
+        metric: `launch round trip p99, c=${concurrency} (ms)`,
+        ours: a.p99,
+        anchor: b.p99,
+        anchorName: 'serve.py',
+        note: concurrency === 64 ? `goal < 100 ms: ${a.p99 < 100 ? 'met' : 'NOT met'}` : '',
+      })
+      rows.push({
+        metric: `launches per second, c=${concurrency}`,
+        ours: a.perSecond,
+        anchor: b.perSecond,
+        anchorName: 'serve.py',
+        note: concurrency === 64 ? `goal ≥ 10×: ${a.perSecond >= 10 * b.perSecond ? 'met' : 'NOT met'}` : '',
+      })
+    }
+    await waitIdle(ours.port)
+    const floor = await bareSpawn(quick, 640, 64)
+    const oursAt64 = rows.find((r) => r.metric === 'launches per second, c=64')?.ours ?? Number.NaN
+    rows.push({
+      metric: 'launches per second, c=64, vs the spawn floor',
+      ours: oursAt64,
+      anchor: floor,
+      anchorName: 'bare child_process.spawn of the same app, no HTTP',
+    })
+
+    // Memory while tracking 200 running (idle) instances.
+    const a = await load(ours.port, '/idle', RUNNING, 16)
+    const b = await load(py.port, '/idle', RUNNING, 1)
+    await new Promise((r) => setTimeout(r, 500))
+    rows.push({
+      metric: 'gateway RSS idle (MiB)',
+      ours: oursIdleRss,
+      anchor: pyIdleRss,
+      anchorName: 'serve.py',
+    })
+    rows.push({
+      metric: `gateway RSS with ${RUNNING} running instances (MiB)`,
+      ours: rssMiB(ours.child.pid as number),
+      anchor: rssMiB(py.child.pid as number),
+      anchorName: 'serve.py',
+      note: a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '',
+    })
+  } finally {
+    for (const s of servers) await s.stop()
+    removeDir(root)
+  }
+  printTable('assist serve: launch round trip and memory (vs the old Python gateway)', rows)
+}

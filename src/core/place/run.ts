@@ -1,0 +1,89 @@
+/**
+ * `assist place` and the place `assist run` starts when it has no URL: start a place with log lines
+ * for people (one per agent event; interactions with --verbose), and turn bind errors into UserErrors.
+ */
+import { UserError } from '../errors.js'
+import type { Reporter } from '../output.js'
+import { isValidHost } from '../urls.js'
+import { DEFAULT_PLACE_NAME, Place, type PlaceLog } from './place.js'
+
+export interface PlaceRunOptions {
+  host: string
+  port: number
+  name?: string
+  publicHost?: string
+  verbose?: boolean
+  reporter: Reporter
+  /** Prefix for each log line (e.g. "place" when it shares a terminal with an app). */
+  tag?: string
+}
+
+function clock(): string {
+  return new Date().toTimeString().slice(0, 8)
+}
+
+/** Log lines for people: a time, then the event. Interaction detail only when verbose. */
+export function placeLog(reporter: Reporter, verbose = false, tag?: string): PlaceLog {
+  const prefix = tag ? `[${tag}] ` : ''
+  return {
+    info: (m) => reporter.info(`${prefix}${clock()} ${m}`),
+    warn: (m) => reporter.warn(`${prefix}${clock()} ${m}`),
+    debug: verbose ? (m) => reporter.info(`${prefix}${clock()} ${m}`) : undefined,
+  }
+}
+
+/** Starts a place; bad flags and a busy port are UserErrors. */
+export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
+  if (!isValidHost(opts.host))
+    throw new UserError(
+      `--host ${JSON.stringify(opts.host)} is not an IP address or host name, e.g. --host 127.0.0.1`,
+    )
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
+    throw new UserError(`--port ${opts.port} is not a UDP port from 0 to 65535 (0 picks a free one)`)
+  const name = opts.name ?? DEFAULT_PLACE_NAME
+  if (name.trim() === '')
+    throw new UserError('--name is empty: give the place a name, e.g. --name "My place"')
+  try {
+    return await Place.start({
+      host: opts.host,
+      port: opts.port,
+      name,
+      publicHost: opts.publicHost,
+      log: placeLog(opts.reporter, opts.verbose, opts.tag),
+    })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE')
+      throw new UserError(
+        `UDP port ${opts.port} on ${opts.host} is already in use (another place?): stop it, or pass --port with another port (0 picks a free one).`,
+      )
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL')
+      throw new UserError(
+        `Cannot listen on ${opts.host}: it is not an address of this machine. Use e.g. --host 127.0.0.1 or --host 0.0.0.0.`,
+      )
+    if (code === 'EACCES')
+      throw new UserError(
+        `Not allowed to listen on UDP port ${opts.port}: use a port above 1023, e.g. --port 21337.`,
+      )
+    throw err
+  }
+}
+
+/** `assist place`: runs until SIGINT/SIGTERM; resolves with the exit status. */
+export async function runPlace(opts: PlaceRunOptions): Promise<number> {
+  const place = await startPlace(opts)
+  const { reporter } = opts
+  reporter.info(`Place ${JSON.stringify(place.name)} is listening on ${place.url} (UDP).`)
+  reporter.info(`Connect an app with: assist run ${place.url}   — Ctrl-C stops the place.`)
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop)
+      reporter.info(`${signal}: closing the place (${place.agentList().length} agents connected)…`)
+      resolve()
+    }
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop)
+  })
+  await place.close()
+  reporter.info('Place closed.')
+  return 0
+}
