@@ -173,6 +173,80 @@ export class ClientHand implements ViewHand {
   }
 }
 
+/**
+ * The page's hand, joining the place only when first needed (a page connects), so that a place
+ * nobody looks at has no extra agent.
+ */
+export class LazyHand implements ViewHand {
+  private joined: Promise<ClientHand> | null = null
+  private inner: ClientHand | null = null
+  private agentId: string | null = null
+  private closed = false
+
+  constructor(
+    private readonly place: Place,
+    private readonly transport?: Transport,
+  ) {}
+
+  activate(): Promise<void> {
+    return this.ready().then(() => {})
+  }
+
+  /** The joined hand (joins on first call). */
+  ready(): Promise<ClientHand> {
+    if (this.closed) return Promise.reject(new Error('the view is closed'))
+    this.joined ??= ClientHand.join(
+      { host: connectHost(this.place.address), port: this.place.port },
+      { transport: this.transport, agentId: () => this.agentId },
+    ).then(
+      (hand) => {
+        this.inner = hand
+        this.agentId =
+          this.place.agentList().find((a) => a.avatarId !== undefined && a.avatarId === hand.client.avatarId)
+            ?.agentId ?? null
+        if (this.closed) void hand.close()
+        return hand
+      },
+      (err) => {
+        this.joined = null
+        throw err
+      },
+    )
+    return this.joined
+  }
+
+  get handId(): string | null {
+    return this.inner?.handId ?? null
+  }
+
+  self(): SelfInfo {
+    return this.inner?.self() ?? { agentId: null, avatarId: null, handId: null }
+  }
+
+  send(type: 'oneway' | 'request', receiver: string, body: unknown[]): void {
+    this.ready().then(
+      (h) => h.send(type, receiver, body),
+      () => {},
+    )
+  }
+
+  pose(hand: Mat4 | null, grab: GrabPose | null): void {
+    this.ready().then(
+      (h) => h.pose(hand, grab),
+      () => {},
+    )
+  }
+
+  async fetchAsset(id: string): Promise<Uint8Array> {
+    return (await this.ready()).fetchAsset(id)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.inner?.close()
+  }
+}
+
 export interface PlaceViewOptions {
   place: Place
   host?: string
@@ -183,40 +257,28 @@ export interface PlaceViewOptions {
 }
 
 export interface PlaceView extends ViewServer {
-  hand: ClientHand
+  hand: LazyHand
 }
 
-/** The web view of a running place: joins it as the page's agent and serves the page. */
+/** The web view of a running place: serves the page; its agent joins when a page connects. */
 export async function startPlaceView(opts: PlaceViewOptions): Promise<PlaceView> {
   const world = new PlaceWorld(opts.place)
-  let agentId: string | null = null
-  const hand = await ClientHand.join(
-    { host: connectHost(opts.place.address), port: opts.place.port },
-    { transport: opts.transport, agentId: () => agentId },
-  )
-  agentId =
-    opts.place.agentList().find((a) => a.avatarId !== undefined && a.avatarId === hand.client.avatarId)
-      ?.agentId ?? null
-  try {
-    const server = await startViewServer({
-      world,
-      hand,
-      host: opts.host,
-      port: opts.port,
-      staticDir: opts.staticDir,
-      onError: opts.onError,
-    })
-    return {
-      ...server,
-      hand,
-      async close() {
-        await server.close()
-        await hand.close()
-      },
-    }
-  } catch (err) {
-    await hand.close()
-    throw err
+  const hand = new LazyHand(opts.place, opts.transport)
+  const server = await startViewServer({
+    world,
+    hand,
+    host: opts.host,
+    port: opts.port,
+    staticDir: opts.staticDir,
+    onError: opts.onError,
+  })
+  return {
+    ...server,
+    hand,
+    async close() {
+      await server.close()
+      await hand.close()
+    },
   }
 }
 

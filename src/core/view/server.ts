@@ -63,6 +63,8 @@ export interface ViewHand {
   pose(hand: Mat4 | null, grab: GrabPose | null): void
   /** The bytes of an asset, fetched through the place's asset relay. */
   fetchAsset(id: string): Promise<Uint8Array>
+  /** Called when a page connects (a hand may join the place only once someone looks). */
+  activate?(): Promise<void>
 }
 
 export interface ViewServerOptions {
@@ -324,6 +326,13 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     const page: Page = { ws, differ: new EntityDiffer(), agentsText: '' }
     pages.add(page)
     snapshot(page)
+    hand.activate?.().then(
+      () => flush(),
+      (err) => {
+        onError(`view: the page's agent could not join the place: ${(err as Error).message}`)
+        send(page, { type: 'notice', level: 'error', message: 'the view could not join the place' })
+      },
+    )
     ws.on('message', (data) => {
       let msg: unknown
       try {

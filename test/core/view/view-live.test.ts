@@ -115,6 +115,8 @@ describe('web view of a live place, in chromium', () => {
       `(ids) => ids.every((id) => window.__assistView.entities.includes(id) && id in window.__assistView.rendered)`,
       [surface, hello, quit],
     )
+    // The page's own agent joins the place when the page connects.
+    await waitPage(page, `() => window.__assistView.agents.some((a) => a.self)`)
     const s = await pageState(page)
     assert.equal(s.connected, true)
     const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
@@ -125,7 +127,8 @@ describe('web view of a live place, in chromium', () => {
     assert.equal(kinds.filter((k) => k === 'inline').length, 3, 'surface + two cubes drawn as meshes')
     // Tree rows carry the id and the owning agent's name.
     const row = page.locator(`[data-entity-id="${hello}"]`)
-    assert.match(await row.innerText(), new RegExp(`${hello}\\s+test-app`))
+    assert.equal(await row.locator('.id').textContent(), hello)
+    assert.equal(await row.locator('.owner').textContent(), 'test-app')
     // Agents: the app and the page's own agent.
     assert.deepEqual(s.agents.map((a) => a.name).sort(), ['test-app', 'web view'])
     assert.equal(s.agents.find((a) => a.self)?.name, 'web view')
