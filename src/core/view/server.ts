@@ -196,6 +196,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   }
 
   const wss: WebSocketServer = new WSS({ server: http, path: '/ws' })
+  // The HTTP server's errors (a busy port) are re-emitted here; the listen below reports them.
+  wss.on('error', () => {})
 
   interface Page {
     ws: WebSocket
