@@ -38,6 +38,8 @@ interface PageState {
   frames: number
   /** Canvas pixel position of an entity's collider centre (for tests). */
   screenPointOf(id: string): { x: number; y: number } | null
+  /** The entity as the page has it. */
+  entity(id: string): ViewEntity | null
 }
 
 declare global {
@@ -76,6 +78,9 @@ const state: PageState = {
   },
   get frames() {
     return view.frames
+  },
+  entity(id: string) {
+    return entities.get(id) ?? null
   },
   screenPointOf(id: string) {
     const p = view.centreOf(id)

@@ -179,6 +179,34 @@ describe('web view of a live place, in chromium', () => {
     assert.ok(got.every((i) => i.sender === view.hand.handId))
   })
 
+  it('dragging the grabbable surface grabs it with the hand, and the place moves it', async () => {
+    const before = place.snapshot().entities.find((e) => e.id === surface)!
+    const x0 = (before.components.transform as { matrix: number[] }).matrix[12]
+    const p = await screenPoint(page, surface)
+    assert.ok(p)
+    await page.mouse.move(p.x, p.y)
+    await page.mouse.down()
+    for (let i = 1; i <= 10; i++) await page.mouse.move(p.x + i * 12, p.y)
+    // The place applies the grab at its ticks; the page shows the moved surface once it has.
+    await waitPage(
+      page,
+      `([id, x0]) => { const e = window.__assistView.entity(id); return e && e.components.transform.matrix[12] > x0 + 0.05 }`,
+      [surface, x0],
+    )
+    await page.mouse.up()
+    const moved = place.snapshot().entities.find((e) => e.id === surface)!
+    const m = (moved.components.transform as { matrix: number[] }).matrix
+    assert.ok(m[12] > x0 + 0.05, `moved right: ${x0} → ${m[12]}`)
+    assert.ok(Math.abs(m[13] - 1.2) < 0.05, 'dragged sideways, not up or down')
+    const actions = await page.evaluate(() =>
+      (
+        globalThis as unknown as { __assistView: { actions: Array<{ type: string }> } }
+      ).__assistView.actions.map((a) => a.type),
+    )
+    assert.deepEqual([actions.at(-1), actions.find((a) => a === 'grab')], ['release', 'grab'])
+    assert.ok(!actions.slice(actions.indexOf('grab')).includes('poke'), 'a drag is not a poke')
+  })
+
   it('entities the app removes disappear from the tree and the 3D view without a reload', async () => {
     await app.removeEntity(quit)
     await waitPage(
