@@ -77,6 +77,7 @@ export class SceneView {
   readonly world = new THREE.Group()
   private nodes = new Map<string, Node>()
   private textures = new Map<string, THREE.Texture>()
+  private textureUsers: Array<{ assetId: string; material: THREE.MeshStandardMaterial }> = []
   private gltf = new GLTFLoader()
   private selectionBox: THREE.Box3Helper | null = null
   private selected: string | null = null
@@ -239,7 +240,10 @@ export class SceneView {
       side: THREE.DoubleSide,
       flatShading: flat,
     })
-    if (typeof m.texture === 'string') mat.map = this.texture(id, m.texture)
+    if (typeof m.texture === 'string' && !this.assetErrors.has(m.texture)) {
+      mat.map = this.texture(id, m.texture)
+      if (!this.assetsLoaded.has(m.texture)) this.textureUsers.push({ assetId: m.texture, material: mat })
+    }
     return mat
   }
 
@@ -250,10 +254,20 @@ export class SceneView {
         `asset/${encodeURIComponent(assetId)}`,
         () => {
           this.assetsLoaded.add(assetId)
+          this.textureUsers = this.textureUsers.filter((x) => x.assetId !== assetId)
           this.invalidate()
         },
         undefined,
-        () => this.assetErrors.set(assetId, `texture of ${entityId} could not be loaded`),
+        () => {
+          // Draw the plain colour rather than a black surface.
+          this.assetErrors.set(assetId, `texture of ${entityId} could not be loaded`)
+          for (const u of this.textureUsers.filter((x) => x.assetId === assetId)) {
+            u.material.map = null
+            u.material.needsUpdate = true
+          }
+          this.textureUsers = this.textureUsers.filter((x) => x.assetId !== assetId)
+          this.invalidate()
+        },
       )
       tex.colorSpace = THREE.SRGBColorSpace
       this.textures.set(assetId, tex)

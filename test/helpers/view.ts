@@ -1,4 +1,6 @@
 /** Helpers for the web view's tests: the transport the place runs on, and the test app's entities. */
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
 import type { Transport } from '../../src/core/place/transport.js'
 import { FakeNetwork } from './fake-enet.js'
 
@@ -105,4 +107,42 @@ export function buttonSpec(x: number, color: number[], label: string): Record<st
       },
     ],
   }
+}
+
+export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url))
+
+interface PageView {
+  connected: boolean
+  entities: string[]
+  rendered: Record<string, string>
+  selected: string | null
+  agents: Array<{ id: string; name: string; self?: boolean }>
+  log: Array<{ type: string; to: string; body: unknown }>
+  screenPointOf(id: string): { x: number; y: number } | null
+}
+
+export function pageState(page: Page) {
+  return page.evaluate(() => {
+    const v = (globalThis as unknown as { __assistView: PageView }).__assistView
+    return {
+      connected: v.connected,
+      entities: v.entities,
+      rendered: v.rendered,
+      selected: v.selected,
+      agents: v.agents,
+      log: v.log,
+    }
+  })
+}
+
+export function screenPoint(page: Page, id: string) {
+  return page.evaluate(
+    (eid) => (globalThis as unknown as { __assistView: PageView }).__assistView.screenPointOf(eid),
+    id,
+  )
+}
+
+/** Waits (event-driven, in the page) until `fn(arg)` holds. */
+export function waitPage(page: Page, fn: string, arg?: unknown): Promise<unknown> {
+  return page.waitForFunction(fn, arg, { timeout: 20_000 })
 }

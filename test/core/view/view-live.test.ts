@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
 import type { Place } from '../../../src/core/place/place.js'
@@ -16,45 +15,15 @@ import type { Transport } from '../../../src/core/place/transport.js'
 import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
 import { launchBrowser, openPage } from '../../helpers/browser.js'
 import { connectClient, startTestPlace } from '../../helpers/place.js'
-import { buttonSpec, surfaceSpec, viewTestTransport } from '../../helpers/view.js'
-
-export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url))
-
-interface PageView {
-  connected: boolean
-  entities: string[]
-  rendered: Record<string, string>
-  selected: string | null
-  agents: Array<{ id: string; name: string; self?: boolean }>
-  log: Array<{ type: string; to: string; body: unknown }>
-  screenPointOf(id: string): { x: number; y: number } | null
-}
-
-export function pageState(page: Page) {
-  return page.evaluate(() => {
-    const v = (globalThis as unknown as { __assistView: PageView }).__assistView
-    return {
-      connected: v.connected,
-      entities: v.entities,
-      rendered: v.rendered,
-      selected: v.selected,
-      agents: v.agents,
-      log: v.log,
-    }
-  })
-}
-
-export function screenPoint(page: Page, id: string) {
-  return page.evaluate(
-    (eid) => (globalThis as unknown as { __assistView: PageView }).__assistView.screenPointOf(eid),
-    id,
-  )
-}
-
-/** Waits (event-driven, in the page) until `fn(arg)` holds. */
-export function waitPage(page: Page, fn: string, arg?: unknown): Promise<unknown> {
-  return page.waitForFunction(fn, arg, { timeout: 20_000 })
-}
+import {
+  ARTIFACTS,
+  buttonSpec,
+  pageState,
+  screenPoint,
+  surfaceSpec,
+  viewTestTransport,
+  waitPage,
+} from '../../helpers/view.js'
 
 /** Collects what the app receives, so a test can wait for the next three interactions to one entity. */
 function recorder(app: AlloClient) {
