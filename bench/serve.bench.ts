@@ -15,8 +15,8 @@ const CLI = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/serve_py.py', import.meta.url))
 const LEVELS: Array<{ concurrency: number; launches: number }> = [
   { concurrency: 1, launches: 100 },
-  { concurrency: 16, launches: 320 },
-  { concurrency: 64, launches: 640 },
+  { concurrency: 16, launches: 256 },
+  { concurrency: 64, launches: 512 },
 ]
 const RUNNING = 200
 
@@ -185,10 +185,8 @@ export default async function bench(): Promise<void> {
     // Launch round trips, short-lived app: ours, then the old gateway, level by level.
     const ours = await startServer('ours', [...ourArgv, '--max-instances', '0'], {}, root)
     servers.push(ours)
-    const oursIdleRss = rssMiB(ours.child.pid as number)
     const py = await startServer('serve.py', pyArgv, { APPS_ROOT: root, PORT: '0' }, root)
     servers.push(py)
-    const pyIdleRss = rssMiB(py.child.pid as number)
     // Warm both up (JIT, page cache) before measuring.
     await load(ours.port, '/quick', 20, 4)
     await load(py.port, '/quick', 20, 1)
@@ -220,7 +218,7 @@ export default async function bench(): Promise<void> {
       })
     }
     await waitIdle(ours.port)
-    const floor = await bareSpawn(quick, 640, 64)
+    const floor = await bareSpawn(quick, 512, 64)
     const oursAt64 = rows.find((r) => r.metric === 'launches per second, c=64')?.ours ?? Number.NaN
     rows.push({
       metric: 'launches per second, c=64, vs the spawn floor',
@@ -229,20 +227,25 @@ export default async function bench(): Promise<void> {
       anchorName: 'bare child_process.spawn of the same app, no HTTP',
     })
 
-    // Memory while tracking 200 running (idle) instances.
-    const a = await load(ours.port, '/idle', RUNNING, 16)
-    const b = await load(py.port, '/idle', RUNNING, 1)
+    await ours.stop()
+    await py.stop()
+
+    // Memory: fresh gateways, idle, then while tracking 200 running (idle) instances.
+    const ours2 = await startServer('ours', [...ourArgv, '--max-instances', '0', '--grace', '1000'], {}, root)
+    servers.push(ours2)
+    const py2 = await startServer('serve.py', pyArgv, { APPS_ROOT: root, PORT: '0' }, root)
+    servers.push(py2)
+    await new Promise((r) => setTimeout(r, 300))
+    const oursIdle = rssMiB(ours2.child.pid as number)
+    const pyIdle = rssMiB(py2.child.pid as number)
+    const a = await load(ours2.port, '/idle', RUNNING, 16)
+    const b = await load(py2.port, '/idle', RUNNING, 1)
     await new Promise((r) => setTimeout(r, 500))
-    rows.push({
-      metric: 'gateway RSS idle (MiB)',
-      ours: oursIdleRss,
-      anchor: pyIdleRss,
-      anchorName: 'serve.py',
-    })
+    rows.push({ metric: 'gateway RSS idle (MiB)', ours: oursIdle, anchor: pyIdle, anchorName: 'serve.py' })
     rows.push({
       metric: `gateway RSS with ${RUNNING} running instances (MiB)`,
-      ours: rssMiB(ours.child.pid as number),
-      anchor: rssMiB(py.child.pid as number),
+      ours: rssMiB(ours2.child.pid as number),
+      anchor: rssMiB(py2.child.pid as number),
       anchorName: 'serve.py',
       note: a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '',
     })

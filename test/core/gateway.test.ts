@@ -661,6 +661,31 @@ describe('close (drain)', () => {
     await assert.rejects(fetch(`${g.url}health`), 'no longer listening')
   })
 
+  it('answers 503 to a launch whose body arrives after shutdown began, and starts nothing', async () => {
+    const parent = tempDir()
+    dirs.push(parent)
+    const app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
+    const g = await gateway({ appDir: app })
+    const socket = connect(g.port, '127.0.0.1')
+    let got = ''
+    socket.on('data', (d) => {
+      got += d
+    })
+    const requested = new Promise((r) => g.server.once('request', r))
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-alloverse-server: ${PLACE}\r\n` +
+        `x-alloverse-launched-by: {}\r\nContent-Length: ${Buffer.byteLength(PLACE_BODY)}\r\n\r\n`,
+    )
+    await requested
+    const closing = g.close()
+    socket.write(PLACE_BODY)
+    await new Promise((r) => socket.once('close', r))
+    await closing
+    assert.match(got, /^HTTP\/1\.1 503 /)
+    assert.match(got, /shutting down/)
+    assert.equal(g.log.lines.filter((l) => / started /.test(l)).length, 0)
+  })
+
   it('a forced close kills at once even with a long grace', async () => {
     const parent = tempDir()
     dirs.push(parent)

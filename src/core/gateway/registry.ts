@@ -2,7 +2,7 @@
  * The gateway's instance registry: every running instance, plus slots reserved by launches that
  * are still starting, so limits hold under concurrent requests.
  */
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Instance } from '../launcher.js'
 import { HttpError } from './validate.js'
 
@@ -93,7 +93,7 @@ export class Registry {
     r.released = true
     this.pending--
     let id: string
-    do id = randomBytes(6).toString('hex')
+    do id = randomUUID().replaceAll('-', '').slice(0, 12)
     while (this.records.has(id))
     this.seq++
     const record: InstanceRecord = {

@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { UserError } from '../errors.js'
 import { describeExit, type ExitInfo, startInstance } from '../launcher.js'
 import { type AppProject, findProject, loadProject } from '../project.js'
-import { launchSpecFor } from '../runtimes/index.js'
+import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
 import { type AppListing, listApps, readInfo, resolveApp } from './apps.js'
 import { type GatewayLog, humanLog } from './log.js'
 import { type InstanceRecord, type InstanceView, Registry } from './registry.js'
@@ -97,6 +97,11 @@ export interface Gateway {
   closed: Promise<void>
   server: Server
 }
+
+/** Stands in for the place URL in a cached launch spec; replaced per launch. */
+const PLACE_PLACEHOLDER = 'alloplace://assist-serve-place-placeholder.invalid:1'
+/** How long a prepared app description and launch spec are reused. */
+const SPEC_TTL_MS = 2000
 
 const DEFAULTS = {
   port: 8000,
@@ -235,16 +240,36 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const starting = new Set<Promise<unknown>>()
   const lifetimeTimers = new Map<string, NodeJS.Timeout>()
 
-  function projectFor(req: IncomingMessage): AppProject {
-    if (single) return single
-    const name = appNameFromTarget(req.url ?? '/')
-    const entry = resolveApp(serving, name)
+  /** The app folder a launch request names (404/400 when there is none). */
+  function appDirFor(req: IncomingMessage): { name: string; dir: string } {
+    if (single) return { name: single.name, dir: single.root }
+    return resolveApp(serving, appNameFromTarget(req.url ?? '/'))
+  }
+
+  // An app's description and launch spec are read from disk at most every SPEC_TTL_MS per app
+  // folder (a launch burst does not re-read alloapp.json or search PATH for luajit every time).
+  const prepared = new Map<string, { at: number; project: AppProject; template: LaunchSpec }>()
+  function prepare(app: { name: string; dir: string }): { project: AppProject; template: LaunchSpec } {
+    const hit = prepared.get(app.dir)
+    if (hit && Date.now() - hit.at < SPEC_TTL_MS) return hit
+    prepared.delete(app.dir)
+    let project: AppProject
     try {
-      return loadProject(entry.dir)
+      project = loadProject(app.dir)
     } catch (err) {
-      log.error(`${name}: ${(err as Error).message}`, { event: 'app-invalid', app: name })
-      throw new HttpError(502, `The app "${name}" could not be started: its setup is broken.`)
+      log.error(`${app.name}: ${(err as Error).message}`, { event: 'app-invalid', app: app.name })
+      throw new HttpError(502, `The app "${app.name}" could not be started: its setup is broken.`)
     }
+    let template: LaunchSpec
+    try {
+      template = launchSpecFor(project, PLACE_PLACEHOLDER, { luajit: options.luajit, env: options.env })
+    } catch (err) {
+      log.error(`${app.name}: ${(err as Error).message}`, { event: 'launch-failed', app: app.name })
+      throw new HttpError(502, `The app "${app.name}" could not be started: its runtime is incomplete.`)
+    }
+    const entry = { at: Date.now(), project, template }
+    prepared.set(app.dir, entry)
+    return entry
   }
 
   function onExit(record: InstanceRecord, exit: ExitInfo): void {
@@ -267,7 +292,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     if (!exit.stopped && exit.code !== 0) {
       const tail = record.instance.tail().slice(-5)
-      log.warn(tail.length ? `${line}; last output:\n  ${tail.join('\n  ')}` : line, { ...fields, tail })
+      // One line per event: the last output lines are quoted and joined on the same line.
+      const shown = tail.map((l) => JSON.stringify(l)).join(' | ')
+      log.warn(tail.length ? `${line}; last output: ${shown}` : line, { ...fields, tail })
     } else {
       log.info(line, fields)
     }
@@ -275,7 +302,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   async function launch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (draining) throw new HttpError(503, 'This app server is shutting down; try again in a minute.')
-    const project = projectFor(req)
+    const app = appDirFor(req)
     const place = checkPlaceHeader(singleHeader(req.rawHeaders, PLACE_HEADER))
     const identity = checkIdentityHeader(singleHeader(req.rawHeaders, IDENTITY_HEADER))
     checkContentType(req.headers['content-type'])
@@ -284,12 +311,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const reservation = registry.reserve(place)
     let record: InstanceRecord
     try {
-      let spec: ReturnType<typeof launchSpecFor>
-      try {
-        spec = launchSpecFor(project, place, { luajit: options.luajit, env: options.env })
-      } catch (err) {
-        log.error(`${project.name}: ${(err as Error).message}`, { event: 'launch-failed', app: project.name })
-        throw new HttpError(502, `The app "${project.name}" could not be started: its runtime is incomplete.`)
+      const { project, template } = prepare(app)
+      const spec: LaunchSpec = {
+        ...template,
+        argv: template.argv.map((part) => part.replaceAll(PLACE_PLACEHOLDER, place)),
       }
       let tagRef = project.name
       let idRef = ''

@@ -37,6 +37,11 @@ export interface ClientOptions {
   requestTimeoutMs?: number
   /** How long to wait for the ENet connection (default 5 s, like allonet). */
   connectTimeoutMs?: number
+  /**
+   * Keep the world state (default true). false: a light agent for load tests that only reads each
+   * state message's revision and acknowledges it, without parsing or applying the entities.
+   */
+  trackState?: boolean
   /** Answer other agents' asset requests from `serveAsset` (default true; false: stay silent). */
   answerAssets?: boolean
   /** Test hook: return true to lose an incoming message (simulated packet loss). */
@@ -460,6 +465,12 @@ export class AlloClient extends EventEmitter<ClientEvents> {
 
   /** Applies a state message (a `set`, or a `merge` from a revision we still have). */
   private onState(data: Buffer): void {
+    if (this.opts.trackState === false) {
+      const tail = data.toString('latin1', Math.max(0, data.length - 120))
+      const m = /"revision":(\d+)/.exec(tail)
+      if (m && Number(m[1]) > this.state.revision) this.state = { revision: Number(m[1]), entities: {} }
+      return
+    }
     const msg = tryParse(data.toString('utf8'))
     if (!isPlainObject(msg) || !isPlainObject(msg.entities) || typeof msg.revision !== 'number') {
       this.emit('stateDropped', 'not a state message')

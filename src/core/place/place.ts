@@ -58,7 +58,7 @@ export interface PlaceOptions {
   transport?: Transport
   /** Milliseconds between state ticks (default 200). */
   tickMs?: number
-  /** Earliest a tick forced by a place interaction may follow the previous tick (default 20 ms). */
+  /** Earliest a tick forced by a place interaction may follow the previous tick (default 50 ms). */
   minTickGapMs?: number
   /** Largest message accepted from an agent; bigger ones get it disconnected (default 4 MiB). */
   maxMessageBytes?: number
@@ -166,6 +166,9 @@ interface PendingLaunch {
 }
 
 const WARNINGS_PER_AGENT = 50
+/** Largest payload that fits one 1400-byte ENet datagram (MTU − headers); bigger ones are fragmented. */
+const SINGLE_DATAGRAM_PAYLOAD = 1372
+const BIG_STATE_HOLD_MS = 1000
 
 class Agent {
   readonly id = newAgentId()
@@ -179,6 +182,10 @@ class Agent {
   intent?: Record<string, unknown>
   warnings = 0
   kicked = false
+  /** Flow control for big states: the last state sent, and whether it went as reliable fragments. */
+  lastSentRev = 0
+  lastSentAt = 0
+  lastSentBig = false
 
   constructor(readonly peer: TransportPeer) {}
 
@@ -229,7 +236,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.name = opts.name ?? DEFAULT_PLACE_NAME
     this.log = opts.log ?? { info() {}, warn() {} }
     this.tickMs = opts.tickMs ?? 200
-    this.minTickGapMs = opts.minTickGapMs ?? 20
+    this.minTickGapMs = opts.minTickGapMs ?? 50
     this.maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024
     this.maxPendingLaunches = opts.maxPendingLaunches ?? 256
     this.assets = new AssetRelay<Agent>({
@@ -362,10 +369,24 @@ export class Place extends EventEmitter<PlaceEvents> {
       const changed = this.world.dirty
       this.world.setComponent('place', 'clock', { time: this.serverTime() })
       const snap = this.world.commit()
+      const now = performance.now()
       for (const agent of this.agents) {
         if (agent.peer.state !== 'connected') continue
+        // A state bigger than one datagram travels as reliable fragments. Until the agent has
+        // acknowledged the last big one (or a second has passed), don't queue another behind it:
+        // it would only delay this agent's interaction responses and newer states.
+        if (
+          agent.lastSentBig &&
+          agent.ackRev < agent.lastSentRev &&
+          now - agent.lastSentAt < BIG_STATE_HOLD_MS
+        )
+          continue
         const text = this.world.messageFor(agent.ackRev)
-        agent.peer.send(CHANNEL.statediffs, Buffer.from(text, 'utf8'), { reliable: false })
+        const bytes = Buffer.from(text, 'utf8')
+        agent.peer.send(CHANNEL.statediffs, bytes, { reliable: false })
+        agent.lastSentRev = snap.revision
+        agent.lastSentAt = now
+        agent.lastSentBig = bytes.length > SINGLE_DATAGRAM_PAYLOAD
       }
       this.host.flush()
       this.emit('revision', { revision: snap.revision, changed, entityCount: snap.entities.size })

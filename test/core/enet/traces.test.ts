@@ -111,7 +111,7 @@ for (const name of ['template-app-session', 'launch-flow']) {
         assert.equal(header.compressed, false, where)
         assert.equal(header.sentTime, expected[0].sent_time, where)
         assert.equal(commands.length, expected.length, `${where}: command count`)
-        commands.forEach((c, i) => checkCommand(c, expected[i], `${where} cmd ${i}`))
+        for (const [i, c] of commands.entries()) checkCommand(c, expected[i], `${where} cmd ${i}`)
         assert.deepEqual(encodeDatagram(header, commands), d.payload, `${where}: re-encoded bytes`)
       }
     })
