@@ -70,7 +70,8 @@ describe('web view of recorded worlds, in chromium', () => {
     await waitPage(page, `() => window.__assistView.entities.length === 25`)
     // Nobody serves the two button textures here: they fail, and the buttons keep their colour.
     await waitPage(page, `() => Object.keys(window.__assistView.assetErrors).length === 2`)
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    // Two animation frames: the page has drawn the buttons without their textures.
+    await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))')
     const s = await pageState(page)
     assert.ok(Object.values(s.rendered).includes('text'), 'the digital clock text')
     mkdirSync(ARTIFACTS, { recursive: true })
