@@ -9,7 +9,7 @@ import type { Reporter } from './output.js'
 import { type AppProject, findProject } from './project.js'
 import { launchSpecFor } from './runtimes/index.js'
 import { Supervisor } from './supervisor.js'
-import type { ViewFlags } from './view/attach.js'
+import { type ViewFlags, viewLine } from './view/attach.js'
 import { watchApp } from './watch.js'
 
 export interface RunOptions {
@@ -195,6 +195,7 @@ export async function runWithBuiltInPlace(
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
   const { startView } = await import('./place/run.js')
   const view = await startView(place, { view: opts.place.view, reporter: opts.reporter })
+  if (view) opts.reporter.info(viewLine(view.url))
   try {
     return await runApp({ ...opts, placeUrl: place.url })
   } finally {

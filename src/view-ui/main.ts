@@ -94,6 +94,7 @@ window.__assistView = state
 
 function act(msg: ClientMessage): void {
   state.actions.push(msg)
+  if (state.actions.length > 1000) state.actions.splice(0, state.actions.length - 1000)
   if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg))
 }
 

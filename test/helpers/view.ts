@@ -111,7 +111,7 @@ export function buttonSpec(x: number, color: number[], label: string): Record<st
 
 export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url))
 
-interface PageView {
+export interface PageView {
   connected: boolean
   entities: string[]
   rendered: Record<string, string>
@@ -119,6 +119,9 @@ interface PageView {
   agents: Array<{ id: string; name: string; self?: boolean }>
   log: Array<{ type: string; to: string; body: unknown }>
   screenPointOf(id: string): { x: number; y: number } | null
+  entity(id: string): { components: Record<string, unknown> } | null
+  assetsLoaded: string[]
+  assetErrors: Record<string, string>
 }
 
 export function pageState(page: Page) {
@@ -142,7 +145,21 @@ export function screenPoint(page: Page, id: string) {
   )
 }
 
-/** Waits (event-driven, in the page) until `fn(arg)` holds. */
-export function waitPage(page: Page, fn: string, arg?: unknown): Promise<unknown> {
-  return page.waitForFunction(fn, arg, { timeout: 20_000 })
+/**
+ * Waits (in the page, re-checked on every animation frame) until `predicate(window.__assistView,
+ * arg)` holds. The predicate runs in the browser: it may only use its two parameters.
+ */
+export async function waitPage<A>(
+  page: Page,
+  predicate: (view: PageView, arg: A) => unknown,
+  arg?: A,
+): Promise<void> {
+  await page.waitForFunction(
+    ([src, a]) => {
+      const v = (globalThis as unknown as { __assistView?: unknown }).__assistView
+      return v !== undefined && new Function('v', 'a', `return (${src})(v, a)`)(v, a)
+    },
+    [predicate.toString(), arg] as const,
+    { timeout: 20_000 },
+  )
 }

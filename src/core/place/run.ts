@@ -5,7 +5,7 @@
 import { UserError } from '../errors.js'
 import type { Reporter } from '../output.js'
 import { isValidHost } from '../urls.js'
-import type { ViewFlags } from '../view/attach.js'
+import { type ViewFlags, viewLine } from '../view/attach.js'
 import { DEFAULT_PLACE_NAME, Place, type PlaceLog } from './place.js'
 
 export interface PlaceRunOptions {
@@ -76,9 +76,11 @@ export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
 export async function runPlace(opts: PlaceRunOptions): Promise<number> {
   const place = await startPlace(opts)
   const { reporter } = opts
+  // The view starts first, so that once the place says it is listening, Ctrl-C is handled.
+  const view = await startView(place, opts)
   reporter.info(`Place ${JSON.stringify(place.name)} is listening on ${place.url} (UDP).`)
   reporter.info(`Connect an app with: assist run ${place.url}   — Ctrl-C stops the place.`)
-  const view = await startView(place, opts)
+  if (view) reporter.info(viewLine(view.url))
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop)
@@ -97,7 +99,7 @@ export async function runPlace(opts: PlaceRunOptions): Promise<number> {
 export async function startView(
   place: Place,
   opts: { view?: ViewFlags | false; reporter: Reporter },
-): Promise<{ close(): Promise<void> } | null> {
+): Promise<{ url: string; close(): Promise<void> } | null> {
   if (opts.view === false) return null
   const { attachView } = await import('../view/attach.js')
   try {

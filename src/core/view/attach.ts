@@ -32,7 +32,6 @@ export async function attachView(place: Place, flags: ViewFlags, reporter: Repor
     port: flags.port ?? 0,
     onError: (m) => reporter.warn(m),
   })
-  reporter.info(`Web view: ${view.url} (see and poke the place's entities in a browser)`)
   if (flags.open) {
     const { openInBrowser } = await import('../launcher.js')
     await openInBrowser(view.url).catch((err: Error) =>
@@ -40,4 +39,9 @@ export async function attachView(place: Place, flags: ViewFlags, reporter: Repor
     )
   }
   return view
+}
+
+/** The line that tells people where the view is. */
+export function viewLine(url: string): string {
+  return `Web view: ${url} (see and poke the place's entities in a browser)`
 }

@@ -158,10 +158,12 @@ export class ClientHand implements ViewHand {
   }
 
   pose(hand: Mat4 | null, grab: GrabPose | null): void {
-    const poses = (this.client.intent.poses ?? {}) as Record<string, unknown>
+    const poses = (this.client.intent.poses ?? {}) as Record<string, { grab?: unknown; [k: string]: unknown }>
+    const wasHolding = isObject(poses['hand/right']?.grab) && 'entity' in (poses['hand/right'].grab as object)
     poses['hand/right'] = { matrix: hand ?? REST_HAND, skeleton: [], grab: grab ?? {} }
     this.client.intent.poses = poses
-    this.client.sendIntent()
+    // Grabbing and letting go go out at once; moves ride on the regular 20 Hz intents.
+    if (wasHolding !== (grab !== null)) this.client.sendIntent()
   }
 
   fetchAsset(id: string): Promise<Uint8Array> {

@@ -195,7 +195,13 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     res.end(req.method === 'HEAD' ? undefined : body)
   }
 
-  const wss: WebSocketServer = new WSS({ server: http, path: '/ws' })
+  // Only the page itself may connect: a browser sends the page's origin, and another site's
+  // page (which could otherwise poke the world through localhost) has a different one.
+  const wss: WebSocketServer = new WSS({
+    server: http,
+    path: '/ws',
+    verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) => sameOrigin(origin, req),
+  })
   // The HTTP server's errors (a busy port) are re-emitted here; the listen below reports them.
   wss.on('error', () => {})
 
@@ -414,5 +420,15 @@ export function isClientMessage(m: unknown): m is ClientMessage {
       return true
     default:
       return false
+  }
+}
+
+/** True if a WebSocket's Origin (absent for non-browser clients) is the page's own address. */
+export function sameOrigin(origin: string | undefined, req: IncomingMessage): boolean {
+  if (!origin) return true
+  try {
+    return new URL(origin).host === req.headers.host
+  } catch {
+    return false
   }
 }

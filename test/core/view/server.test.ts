@@ -187,3 +187,32 @@ describe('view server', () => {
     )
   })
 })
+
+describe('view server: who may connect', () => {
+  it("accepts the page's own origin and non-browser clients, refuses other sites", async () => {
+    const staticDir = tempDir('assist-view-static-')
+    writeFile(`${staticDir}/index.html`, '<!doctype html>')
+    const world = new RecordedWorld(
+      JSON.parse(readFileSync(fixture('world-state-template-app.json'), 'utf8')),
+    )
+    const server = await startViewServer({ world, hand: new RecordingHand(), staticDir })
+    const wsUrl = `${server.url.replace('http', 'ws')}ws`
+    const outcome = (origin?: string) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(wsUrl, origin ? { origin } : {})
+        ws.once('message', () => {
+          resolve('snapshot')
+          ws.close()
+        })
+        ws.once('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
+        ws.once('error', () => resolve('error'))
+      })
+    try {
+      assert.equal(await outcome(), 'snapshot')
+      assert.equal(await outcome(server.url.slice(0, -1)), 'snapshot')
+      assert.equal(await outcome('http://evil.example'), 'http 401')
+    } finally {
+      await server.close()
+    }
+  })
+})

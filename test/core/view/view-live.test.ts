@@ -79,13 +79,13 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it('shows every entity of the app in the tree and the 3D view, with owner names', async () => {
-    await waitPage(
-      page,
-      `(ids) => ids.every((id) => window.__assistView.entities.includes(id) && id in window.__assistView.rendered)`,
-      [surface, hello, quit],
-    )
+    await waitPage(page, (v, ids) => ids.every((id) => v.entities.includes(id) && id in v.rendered), [
+      surface,
+      hello,
+      quit,
+    ])
     // The page's own agent joins the place when the page connects.
-    await waitPage(page, `() => window.__assistView.agents.some((a) => a.self)`)
+    await waitPage(page, (v) => v.agents.some((a) => a.self))
     const s = await pageState(page)
     assert.equal(s.connected, true)
     const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
@@ -126,7 +126,7 @@ describe('web view of a live place, in chromium', () => {
     // The page's interaction log shows them too (reported by the place).
     await waitPage(
       page,
-      `(id) => window.__assistView.log.filter((e) => e.to === id && JSON.stringify(e.body).includes('poke')).length >= 2`,
+      (v, id) => v.log.filter((e) => e.to === id && JSON.stringify(e.body).includes('poke')).length >= 2,
       hello,
     )
   })
@@ -159,7 +159,10 @@ describe('web view of a live place, in chromium', () => {
     // The place applies the grab at its ticks; the page shows the moved surface once it has.
     await waitPage(
       page,
-      `([id, x0]) => { const e = window.__assistView.entity(id); return e && e.components.transform.matrix[12] > x0 + 0.05 }`,
+      (v, [id, x]) => {
+        const t = v.entity(id as string)?.components.transform as { matrix: number[] } | undefined
+        return t !== undefined && t.matrix[12] > (x as number) + 0.05
+      },
       [surface, x0],
     )
     await page.mouse.up()
@@ -178,14 +181,14 @@ describe('web view of a live place, in chromium', () => {
 
   it('entities the app removes disappear from the tree and the 3D view without a reload', async () => {
     await app.removeEntity(quit)
-    await waitPage(
-      page,
-      `(id) => !window.__assistView.entities.includes(id) && !(id in window.__assistView.rendered)`,
-      quit,
-    )
+    await waitPage(page, (v, id) => !v.entities.includes(id) && !(id in v.rendered), quit)
     const s = await pageState(page)
     assert.ok(s.entities.includes(hello))
-    assert.equal(s.selected, null, 'the removed entity is no longer selected')
+    assert.equal(
+      s.selected,
+      null,
+      `the removed entity is no longer selected (quit ${quit}, hello ${hello}, surface ${surface})`,
+    )
     assert.equal(await page.locator(`[data-entity-id="${quit}"]`).count(), 0)
     assert.deepEqual(errors, [])
   })
@@ -196,10 +199,10 @@ describe('web view of a live place, in chromium', () => {
       .entities.filter((e) => e.ownerName === 'test-app')
       .map((e) => e.id)
     await app.disconnect()
-    await waitPage(page, `(ids) => ids.every((id) => !window.__assistView.entities.includes(id))`, old)
+    await waitPage(page, (v, ids) => ids.every((id) => !v.entities.includes(id)), old)
     assert.ok((await pageState(page)).entities.includes('place'))
     app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
-    await waitPage(page, `(id) => id in window.__assistView.rendered`, app.avatarId)
+    await waitPage(page, (v, id) => id in v.rendered, app.avatarId!)
     assert.deepEqual(errors, [])
   })
 })

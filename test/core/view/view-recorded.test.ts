@@ -41,7 +41,7 @@ describe('web view of recorded worlds, in chromium', () => {
 
   it('template app: surface and cubes as meshes, the quit texture through the asset relay', async () => {
     const { page, errors } = await show('world-state-template-app.json', [readFileSync(fixture('quit.png'))])
-    await waitPage(page, `(id) => window.__assistView.assetsLoaded.includes(id)`, QUIT_TEXTURE)
+    await waitPage(page, (v, id) => v.assetsLoaded.includes(id), QUIT_TEXTURE)
     const s = await pageState(page)
     assert.equal(s.entities.length, 8)
     assert.deepEqual(
@@ -67,9 +67,9 @@ describe('web view of recorded worlds, in chromium', () => {
 
   it('allo-clock: text labels drawn, a missing asset reported without breaking the page', async () => {
     const { page, errors, world } = await show('world-state-allo-clock.json')
-    await waitPage(page, `() => window.__assistView.entities.length === 25`)
+    await waitPage(page, (v) => v.entities.length === 25)
     // Nobody serves the two button textures here: they fail, and the buttons keep their colour.
-    await waitPage(page, `() => Object.keys(window.__assistView.assetErrors).length === 2`)
+    await waitPage(page, (v) => Object.keys(v.assetErrors).length === 2)
     // Two animation frames: the page has drawn the buttons without their textures.
     await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))')
     const s = await pageState(page)
@@ -84,6 +84,6 @@ describe('web view of recorded worlds, in chromium', () => {
     // Changes are pushed: a removed entity disappears.
     const gone = s.entities.find((id) => id !== 'place')!
     world.remove(gone)
-    await waitPage(page, `(id) => !window.__assistView.entities.includes(id)`, gone)
+    await waitPage(page, (v, id) => !v.entities.includes(id), gone)
   })
 })
