@@ -103,14 +103,40 @@ describe('view world helpers', () => {
   it('grabIntent: hand × grabber_from_entity_transform is the entity (property)', () => {
     const num = fc.double({ min: -5, max: 5, noNaN: true })
     fc.assert(
-      fc.property(num, num, num, num, num, num, fc.double({ min: 0, max: 6, noNaN: true }), (x, y, z, hx, hy, hz, a) => {
-        const rot = [Math.cos(a), 0, -Math.sin(a), 0, 0, 1, 0, 0, Math.sin(a), 0, Math.cos(a), 0, x, y, z, 1]
-        const comps: Record<string, Components> = { e: { transform: { matrix: rot } } }
-        const hand = at(hx, hy, hz)
-        const g = grabIntent('e', hand, (id) => comps[id])
-        const back = multiply(hand, g.grabber_from_entity_transform)
-        back.forEach((v, i) => assert.ok(Math.abs(v - rot[i]) < 1e-9))
-      }),
+      fc.property(
+        num,
+        num,
+        num,
+        num,
+        num,
+        num,
+        fc.double({ min: 0, max: 6, noNaN: true }),
+        (x, y, z, hx, hy, hz, a) => {
+          const rot = [
+            Math.cos(a),
+            0,
+            -Math.sin(a),
+            0,
+            0,
+            1,
+            0,
+            0,
+            Math.sin(a),
+            0,
+            Math.cos(a),
+            0,
+            x,
+            y,
+            z,
+            1,
+          ]
+          const comps: Record<string, Components> = { e: { transform: { matrix: rot } } }
+          const hand = at(hx, hy, hz)
+          const g = grabIntent('e', hand, (id) => comps[id])
+          const back = multiply(hand, g.grabber_from_entity_transform)
+          for (const [i, v] of back.entries()) assert.ok(Math.abs(v - rot[i]) < 1e-9)
+        },
+      ),
     )
     assert.deepEqual(
       multiply(invert(at(1, 2, 3)), at(1, 2, 3)).map((v) => v + 0),
