@@ -9,9 +9,9 @@
 import { EventEmitter } from 'node:events'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
-import { cjsonPrint, isPlainObject, jsonClone, tryParse } from './json.js'
+import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, tryParse } from './json.js'
 import { buildLaunchRequest, FAILED_CONNECTION, gatewayTarget, postToGateway } from './launch.js'
-import { simulateHands } from './simulation.js'
+import { simulateGrabs } from './simulation.js'
 import {
   CHANNEL,
   CHANNEL_COUNT,
@@ -24,6 +24,7 @@ import {
   asObject,
   componentValue,
   type EntityRecord,
+  IDENTITY_MATRIX,
   MAX_VALUE_DEPTH,
   nestsDeeperThan,
   parseSpec,
@@ -200,6 +201,14 @@ class Agent {
   }
 }
 
+function isMatrix(value: unknown): value is number[] {
+  return (
+    Array.isArray(value) &&
+    value.length === 16 &&
+    value.every((n) => typeof n === 'number' && Number.isFinite(n))
+  )
+}
+
 function describeBody(body: unknown): string {
   let text: string
   try {
@@ -365,7 +374,8 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.forcedTick = false
     this.lastTickAt = performance.now()
     try {
-      simulateHands(this.world, this.agents)
+      this.simulatePoses()
+      simulateGrabs(this.world, this.agents)
       const changed = this.world.dirty
       this.world.setComponent('place', 'clock', { time: this.serverTime() })
       const snap = this.world.commit()
@@ -394,6 +404,37 @@ export class Place extends EventEmitter<PlaceEvents> {
       this.log.warn(`! internal error during a tick: ${(err as Error).stack ?? err}`)
     } finally {
       this.scheduleTick(this.tickMs)
+    }
+  }
+
+  /**
+   * allonet's pose movement: an entity with `intent.actuate_pose` (owned by an agent, parented to
+   * its avatar — or naming another avatar in `from_avatar`) takes the matching pose matrix from
+   * that agent's latest intent, unless the matrix is the identity (nothing set).
+   */
+  private simulatePoses(): void {
+    const byAvatar = new Map<string, Agent>()
+    for (const a of this.agents) if (a.avatarId && a.intent) byAvatar.set(a.avatarId, a)
+    if (byAvatar.size === 0) return
+    for (const rec of this.world.all()) {
+      const intent = rec.components.intent
+      if (!isPlainObject(intent) || typeof intent.actuate_pose !== 'string' || rec.owner === null) continue
+      const owner = this.agentById(rec.owner)
+      if (!owner?.avatarId) continue
+      let source: Agent | undefined
+      if (typeof intent.from_avatar === 'string') source = byAvatar.get(intent.from_avatar)
+      else {
+        const rel = rec.components.relationships
+        const parent = isPlainObject(rel) && typeof rel.parent === 'string' ? rel.parent : undefined
+        if ((parent ?? rec.id) === owner.avatarId) source = owner
+      }
+      const poses = source?.intent?.poses
+      const pose = isPlainObject(poses) ? poses[intent.actuate_pose] : undefined
+      const matrix = isPlainObject(pose) ? pose.matrix : undefined
+      if (!isMatrix(matrix) || jsonEqual(matrix, IDENTITY_MATRIX)) continue
+      const transform = isPlainObject(rec.components.transform) ? rec.components.transform : {}
+      if (jsonEqual(transform.matrix, matrix)) continue
+      this.world.setComponent(rec.id, 'transform', { ...transform, matrix })
     }
   }
 

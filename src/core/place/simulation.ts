@@ -1,7 +1,7 @@
 /**
- * The part of the real place's per-tick simulation that a hand needs (allonet
- * `src/simulation/pose_movement.c`, `grabbing.c`): entities with `intent.actuate_pose` follow the
- * owning agent's pose matrices, and an entity held through `poses.hand/*.grab` follows the hand.
+ * Grabbing, as the real place simulates it each tick (allonet `src/simulation/grabbing.c`): an
+ * entity held through an intent's `poses.hand/*.grab` follows that hand entity (the agent's entity
+ * with `intent.actuate_pose` = the hand, already moved to the pose by `Place.simulatePoses`).
  * Pure over a small world interface, so it can be tested without a network.
  */
 
@@ -109,29 +109,16 @@ function vec3(v: unknown, d: number[]): number[] {
   return Array.isArray(v) && v.length === 3 && v.every((n) => typeof n === 'number') ? (v as number[]) : d
 }
 
-const POSES = ['root', 'head', 'torso', 'hand/left', 'hand/right'] as const
-
-/** One tick of pose actuation and grabbing for every agent with an avatar and an intent. */
-export function simulateHands(world: SimWorld, agents: Iterable<SimAgent>): void {
+/** One tick of grabbing for every agent with an avatar and an intent. */
+export function simulateGrabs(world: SimWorld, agents: Iterable<SimAgent>): void {
   for (const agent of agents) {
     const poses = agent.intent?.poses
     if (!agent.avatarId || !isObj(poses)) continue
-    const owned = world.ownedBy(agent.id)
-    // Entities with intent.actuate_pose take the pose matrix (unless it is identity, as allonet).
+    // The agent's hand entities: its entities with intent.actuate_pose naming a hand.
     const posed = new Map<string, string>()
-    for (const id of owned) {
-      const e = world.get(id)
-      const intent = e?.components.intent
-      if (!e || !isObj(intent) || typeof intent.actuate_pose !== 'string') continue
-      const name = intent.actuate_pose
-      if (!(POSES as readonly string[]).includes(name)) continue
-      posed.set(name, id)
-      const pose = poses[name]
-      const m = isObj(pose) ? matrixOf(pose.matrix) : null
-      if (!m || m.every((v, k) => v === IDENTITY[k])) continue
-      const t = isObj(e.components.transform) ? e.components.transform : {}
-      if (JSON.stringify(t.matrix) !== JSON.stringify(m))
-        world.setComponent(id, 'transform', { ...t, matrix: m })
+    for (const id of world.ownedBy(agent.id)) {
+      const intent = world.get(id)?.components.intent
+      if (isObj(intent) && typeof intent.actuate_pose === 'string') posed.set(intent.actuate_pose, id)
     }
     for (const hand of ['hand/left', 'hand/right'] as const) {
       const pose = poses[hand]

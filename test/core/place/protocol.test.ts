@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
+import type { RevisionEvent } from '../../../src/core/place/place.js'
 import { CHANNEL } from '../../../src/core/place/transport.js'
 import { connectClient, startTestPlace, transportsUnderTest, waitForPlace } from '../../helpers/place.js'
 
@@ -52,6 +53,75 @@ for (const [name, make] of transports) {
       const snap = place.snapshot()
       assert.equal(snap.entities.find((e) => e.id === alice.avatarId)?.ownerName, 'alice')
       assert.equal(snap.entities.find((e) => e.id === 'place')?.owner, null)
+    })
+
+    test('intents: a hand with intent.actuate_pose follows the pose in its agent’s intents', async () => {
+      const { join } = await setup()
+      const visor = await join('visor', {
+        avatar: {
+          children: [
+            {
+              intent: { actuate_pose: 'hand/right' },
+              transform: { matrix: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], size: [1, 1, 1] },
+            },
+          ],
+        },
+      })
+      const other = await join('other')
+      const st = await other.waitForState((s) =>
+        Object.values(s.entities).some((e) => e.components.intent !== undefined),
+      )
+      const hand = Object.values(st.entities).find((e) => e.components.intent !== undefined)?.id as string
+      const pose = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0.2, 1.3, -0.5, 1]
+      const poses = (visor.intent.poses as Record<string, unknown>) ?? {}
+      visor.intent = {
+        ...visor.intent,
+        poses: { ...poses, 'hand/right': { matrix: pose, skeleton: [], grab: {} } },
+      }
+      const moved = await other.waitForState(
+        (s) => (s.entities[hand]?.components.transform as { matrix?: number[] })?.matrix?.[12] === 0.2,
+      )
+      assert.deepEqual(moved.entities[hand].components.transform, { matrix: pose, size: [1, 1, 1] })
+      // A broken pose (not 16 numbers) is ignored.
+      visor.intent = { ...visor.intent, poses: { ...poses, 'hand/right': { matrix: ['x'] } } }
+      const rev = other.state.revision
+      await other.waitForState((s) => s.revision > rev + 3)
+      assert.deepEqual((other.state.entities[hand].components.transform as { matrix: number[] }).matrix, pose)
+    })
+
+    test('event stream: agent connected/announced/disconnected, interactions with their route, revisions', async () => {
+      const { place, join } = await setup()
+      const agentEvents: string[] = []
+      const routes: string[] = []
+      let revisions = 0
+      place.on('agent', (e) => agentEvents.push(`${e.kind}:${e.agent.displayName ?? '?'}`))
+      place.on('interaction', (e) => routes.push(`${e.route}:${String((e.body as unknown[])[0])}`))
+      place.on('revision', () => revisions++)
+      const a = await join('a')
+      const b = await join('b')
+      const thing = await b.spawnEntity({ ui: { view_id: 'x' } })
+      a.oneway(thing, ['point', [0, 0, 0], [0, 0, 1]])
+      await b.waitForInteraction((i) => i.type === 'oneway')
+      await a.request('nothing-here', ['poke', true])
+      await a.disconnect()
+      await waitForPlace(place, () => agentEvents.includes('disconnected:a'))
+      assert.deepEqual(agentEvents, [
+        'connected:?',
+        'announced:a',
+        'connected:?',
+        'announced:b',
+        'disconnected:a',
+      ])
+      assert.deepEqual(routes, [
+        'place:announce',
+        'place:announce',
+        'place:spawn_entity',
+        'forwarded:point',
+        'dropped:poke',
+      ])
+      const next = await new Promise<RevisionEvent>((r) => place.once('revision', r))
+      assert.ok(revisions > 0)
+      assert.equal(next.entityCount, 3, 'place, b’s avatar and b’s entity')
     })
 
     test('states: a set until the agent acks, then merges from exactly the acked revision', async () => {

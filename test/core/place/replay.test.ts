@@ -113,7 +113,8 @@ function assertShape(
       Array.isArray(actual) && actual.length === expected.length,
       `${where}: ${JSON.stringify(actual)} vs recorded ${JSON.stringify(expected)}`,
     )
-    expected.forEach((e, i) => assertShape(e, (actual as unknown[])[i], ids, `${where}[${i}]`, ignore))
+    for (const [i, e] of expected.entries())
+      assertShape(e, (actual as unknown[])[i], ids, `${where}[${i}]`, ignore)
     return
   }
   if (isPlainObject(expected)) {

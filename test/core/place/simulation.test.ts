@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type SimWorld, simulateHands } from '../../../src/core/place/simulation.js'
+import { type SimWorld, simulateGrabs } from '../../../src/core/place/simulation.js'
 
 const at = (x: number, y: number, z: number) => [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, x, y, z, 1]
 const I = at(0, 0, 0)
@@ -56,22 +56,12 @@ const intent = (handMatrix: number[], grab: Record<string, unknown> = {}) => ({
   poses: { 'hand/right': { matrix: handMatrix, skeleton: [], grab } },
 })
 
-describe('place simulation: poses and grabbing', () => {
-  it('an entity with intent.actuate_pose takes the pose matrix; identity poses are ignored', () => {
-    const w = scene()
-    simulateHands(w, [{ id: 'viewer', avatarId: 'avatar', intent: intent(at(0.1, 1.2, -0.5)) }])
-    assert.deepEqual(w.m('hand'), at(0.1, 1.2, -0.5))
-    simulateHands(w, [{ id: 'viewer', avatarId: 'avatar', intent: intent(I) }])
-    assert.deepEqual(w.m('hand'), at(0.1, 1.2, -0.5))
-    const writes = w.writes
-    simulateHands(w, [{ id: 'viewer', avatarId: 'avatar', intent: intent(at(0.1, 1.2, -0.5)) }])
-    assert.equal(w.writes, writes, 'no write when nothing changes')
-  })
-
+describe('place simulation: grabbing', () => {
   it('a grabbed entity follows the hand, keeping the grab offset', () => {
     const w = scene()
+    w.setComponent('hand', 'transform', { matrix: at(0.5, 1.4, -1.99) }) // as Place.simulatePoses does
     const held = at(0, 0, -0.01) // surface seen from a hand 1 cm in front of it
-    simulateHands(w, [
+    simulateGrabs(w, [
       {
         id: 'viewer',
         avatarId: 'avatar',
@@ -83,7 +73,8 @@ describe('place simulation: poses and grabbing', () => {
 
   it('actuate_on $parent moves the parent, within the translation constraint', () => {
     const w = scene()
-    simulateHands(w, [
+    w.setComponent('hand', 'transform', { matrix: at(0.4, 2, -1) }) // as Place.simulatePoses does
+    simulateGrabs(w, [
       {
         id: 'viewer',
         avatarId: 'avatar',
@@ -98,7 +89,7 @@ describe('place simulation: poses and grabbing', () => {
   it('ignores grabs of missing or non-grabbable entities, agents without avatars, and bad intents', () => {
     const w = scene()
     const before = JSON.stringify(w.m('surface'))
-    simulateHands(w, [
+    simulateGrabs(w, [
       {
         id: 'viewer',
         avatarId: 'avatar',
