@@ -53,6 +53,7 @@ const canvas = $<HTMLCanvasElement>('scene')
 const view = new SceneView(canvas)
 
 const entities = new Map<string, ViewEntity>()
+view.skipFraming = (id) => self.agentId !== null && entities.get(id)?.ownerId === self.agentId
 let agents: ViewAgent[] = []
 let self: SelfInfo = { agentId: null, avatarId: null, handId: null }
 let log: InteractionEntry[] = []

@@ -84,6 +84,8 @@ export class SceneView {
   private needsRender = true
   private framedOnce = false
   frames = 0
+  /** Entities left out of "Frame all" (the page's own hand). */
+  skipFraming: (id: string) => boolean = () => false
   /** Assets that failed to load (id → reason), for the page's state. */
   readonly assetErrors = new Map<string, string>()
   /** Assets loaded, for the page's state. */
@@ -417,7 +419,7 @@ export class SceneView {
     this.world.updateMatrixWorld(true)
     const box = new THREE.Box3()
     for (const node of this.nodes.values()) {
-      if (node.content || node.collider) box.expandByObject(node.group)
+      if ((node.content || node.collider) && !this.skipFraming(node.id)) box.expandByObject(node.group)
     }
     if (box.isEmpty()) return false
     const centre = box.getCenter(new THREE.Vector3())

@@ -109,7 +109,7 @@ export function buttonSpec(x: number, color: number[], label: string): Record<st
   }
 }
 
-export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url))
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 
 export interface PageView {
   connected: boolean

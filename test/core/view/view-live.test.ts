@@ -146,6 +146,8 @@ describe('web view of a live place, in chromium', () => {
       ],
     )
     assert.ok(got.every((i) => i.sender === view.hand.handId))
+    await waitPage(page, (v, id) => v.log.filter((e) => e.to === id).length >= 3, quit)
+    await page.screenshot({ path: `${ARTIFACTS}view-live-poked.png` })
   })
 
   it('dragging the grabbable surface grabs it with the hand, and the place moves it', async () => {
