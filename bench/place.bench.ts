@@ -7,6 +7,7 @@
  * place binary here), so the table reports our numbers only.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { AlloClient } from '../src/core/place/client.js'
@@ -149,6 +150,7 @@ async function scenario(HZ: number): Promise<void> {
     measuring = false
     const after = await server.stats()
     const wall = after.t - before.t
+    const rtts = (after as Stats & { rttMs?: number[] }).rttMs ?? []
     const net = (x: Stats) => x.net as { datagramsOut: number; retransmits: number; bytesOut: number }
     const sentDgrams = net(after).datagramsOut - net(before).datagramsOut
     const retrans = net(after).retransmits - net(before).retransmits
@@ -163,7 +165,7 @@ async function scenario(HZ: number): Promise<void> {
     const offered = ((sent - sentBefore) * 1000) / wall
     const none = { anchor: 0, anchorName: '— (no anchor)' }
     printTable(
-      `Development place: ${AGENTS} agents × ${ENTITIES} entities changing ${HZ}×/s (window ${WINDOW_MS / 1000} s)`,
+      `Development place: ${AGENTS} agents × ${ENTITIES} entities changing ${HZ}×/s (window ${WINDOW_MS / 1000} s, machine load average ${loadavg()[0].toFixed(1)})`,
       [
         {
           metric: 'place CPU share (% of one core)',
@@ -193,7 +195,7 @@ async function scenario(HZ: number): Promise<void> {
           metric: 'place output (MB/s)',
           ours: mbps,
           ...none,
-          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions`,
+          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions; median ENet RTT estimate ${median(rtts).toFixed(0)} ms`,
         },
         {
           metric: 'load generator CPU share (%)',

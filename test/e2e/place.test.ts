@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { AlloClient } from '../../src/core/place/client.js'
 import { makeLuaApp, removeDir, tempDir } from '../helpers/app.js'
 import { CliProcess, runCli } from '../helpers/cli.js'
@@ -109,6 +110,27 @@ describe('assist run with a built-in place', () => {
     p.signal('SIGINT')
     await p.closed
     assert.ok(existsSync(join(app, 'record.json')))
+  })
+
+  it('a real LuaJIT app on the C ENet library joins the built-in place; run ends when the app quits', async () => {
+    const agent = fileURLToPath(new URL('../fixtures/place/lua-agent.lua', import.meta.url))
+    const boot = `local host, port = arg[2]:match('^alloplace://([^:/]+):(%d+)$')
+arg = { [0] = ${JSON.stringify(agent)}, host, port }
+dofile(${JSON.stringify(agent)})
+`
+    const parent = tempDir()
+    dirs.push(parent)
+    const app = makeLuaApp('luaagent', { boot }, parent)
+    const p = start(['run', '--no-watch'], { cwd: app })
+    const { port } = await placeUrl(p)
+    await p.waitFor(/\[place\] .*announced: "lua-agent"/)
+    await p.waitFor(/\[luaagent\] spawned [a-y]{10}/)
+    const avatar = (/\[luaagent\] announced ([a-y]{10})/.exec(p.output) as RegExpExecArray)[1]
+    const visor = await joinPlace(port, 'visor')
+    assert.deepEqual(await visor.request(avatar, ['quit']), ['quit', 'ok'])
+    const { code } = await p.closed
+    assert.equal(code, 0, p.output)
+    assert.match(p.output, /\[place\] .*disconnected: "lua-agent"/)
   })
 
   it('--place with --place-port uses that port; a URL with --place or --place-port is refused', async () => {

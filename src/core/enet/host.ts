@@ -14,7 +14,7 @@ import type {
   EnetHostOptions,
   EnetPeer,
 } from './index.js'
-import { type Delivery, type InternalState, PEER, Peer, type PeerHost } from './peer.js'
+import { type Delivery, type InternalState, type OutgoingCommand, PEER, Peer, type PeerHost } from './peer.js'
 import {
   CMD,
   CONTROL_CHANNEL,
@@ -279,7 +279,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     if (this.peers[peer.id] !== peer) return
     const s = peer.internalState
     if (s === 'connected') {
-      if (peer.outgoing.length > 0 || peer.sentReliable.length > 0) {
+      if (peer.busy) {
         peer.internalState = 'disconnect_later'
         peer.eventData = data >>> 0
       } else {
@@ -341,14 +341,17 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     return Math.floor(performance.now() - this.epoch) + 1
   }
 
-  private transmit(datagram: Buffer, peer: Peer): void {
+  private readonly onSent = (err: Error | null) => {
+    if (err) this.stats.lastDrop = `send: ${err.message}`
+  }
+
+  /** Sends one datagram given as its parts (header, commands), without concatenating them. */
+  private transmit(parts: Buffer[], peer: Peer): void {
     if (this.closed) return
-    if (this.sendFilter && !this.sendFilter(datagram, peer.address, peer.port)) return
+    if (this.sendFilter && !this.sendFilter(Buffer.concat(parts), peer.address, peer.port)) return
     this.stats.datagramsOut++
-    this.stats.bytesOut += datagram.length
-    this.socket.send(datagram, peer.port, peer.address, (err) => {
-      if (err) this.stats.lastDrop = `send: ${err.message}`
-    })
+    for (const p of parts) this.stats.bytesOut += p.length
+    this.socket.send(parts, peer.port, peer.address, this.onSent)
   }
 
   private scheduleFlush(): void {
@@ -581,8 +584,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
         this.notifyDisconnect(peer, 'disconnect', 0)
         break
       case 'disconnect_later':
-        if (peer.outgoing.length === 0 && peer.sentReliable.length === 0)
-          this.startDisconnect(peer, peer.eventData)
+        if (!peer.busy) this.startDisconnect(peer, peer.eventData)
         break
     }
     return true
@@ -777,7 +779,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
         compressed: false,
         sentTime: withTime ? now & 0xffff : undefined,
       })
-      this.transmit(Buffer.concat([header, ...parts]), peer)
+      this.transmit([header, ...parts], peer)
       parts = []
       size = HEADER_SIZE
       withTime = false
@@ -827,41 +829,45 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
 
     // reliable window: ENet's windowSize × packetThrottle / scale; the throttle stays at its maximum here
     const windowLimit = Math.max(peer.windowSize, peer.mtu)
+    // reliable commands wait while the window is full; unreliable ones behind them still go (ENet)
+    const queue = peer.outgoing
+    const held: OutgoingCommand[] = []
     let windowExceeded = false
-    const held = []
-    for (const oc of peer.outgoing) {
-      if (oc.reliable) {
-        if (
-          windowExceeded ||
-          (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit)
-        ) {
-          windowExceeded = true
-          held.push(oc)
-          continue
-        }
-        if (oc.roundTripTimeout === 0) {
-          oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
-          oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
-        }
-        if (peer.sentReliable.length === 0) peer.nextTimeout = now + oc.roundTripTimeout
-        if (oc.sendAttempts > 0) this.stats.retransmits++
-        oc.sendAttempts++
-        oc.sentTime = now
-        peer.sentReliable.push(oc)
-        peer.reliableDataInTransit += oc.dataLength
+    let i = 0
+    for (; i < queue.length; i++) {
+      const oc = queue[i]
+      if (!oc.reliable) {
+        peer.unreliableQueued--
+        add(oc.encoded, false)
+        continue
       }
-      add(oc.encoded, oc.reliable)
+      if (windowExceeded || (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit)) {
+        windowExceeded = true
+        held.push(oc)
+        if (peer.unreliableQueued === 0) {
+          i++
+          break // nothing but held reliable commands behind: stop scanning
+        }
+        continue
+      }
+      if (oc.roundTripTimeout === 0) {
+        oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
+        oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
+      }
+      if (peer.sentReliable.length === 0) peer.nextTimeout = now + oc.roundTripTimeout
+      if (oc.sendAttempts > 0) this.stats.retransmits++
+      oc.sendAttempts++
+      oc.sentTime = now
+      peer.sentReliable.push(oc)
+      peer.reliableDataInTransit += oc.dataLength
+      add(oc.encoded, true)
     }
-    peer.outgoing = held
+    if (held.length !== i) peer.outgoing = i === queue.length ? held : held.concat(queue.slice(i))
     emit()
 
     if (acknowledgedDisconnect && peer.internalState === 'acknowledging_disconnect') {
       this.notifyDisconnect(peer, 'disconnect', peer.eventData)
-    } else if (
-      peer.internalState === 'disconnect_later' &&
-      peer.outgoing.length === 0 &&
-      peer.sentReliable.length === 0
-    ) {
+    } else if (peer.internalState === 'disconnect_later' && !peer.busy) {
       this.startDisconnect(peer, peer.eventData)
     }
   }

@@ -119,7 +119,13 @@ export class Peer implements EnetPeer {
   /** peer-wide reliable counter of the control channel 0xFF */
   outgoingReliableSeq = 0
   acknowledgements: { channel: number; seq: number; sentTime: number; command: number }[] = []
+  /**
+   * Queued, not yet sent, in send order (one list, as ENet ≥ 1.3.18: two lists would let an unreliable
+   * packet overtake the reliable one it follows, and the receiver would drop it as stale).
+   */
   outgoing: OutgoingCommand[] = []
+  /** how many of `outgoing` are unreliable (lets the sender stop scanning early) */
+  unreliableQueued = 0
   sentReliable: OutgoingCommand[] = []
   reliableDataInTransit = 0
   roundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
@@ -145,6 +151,11 @@ export class Peer implements EnetPeer {
     this.mtu = opts.mtu
     this.timeoutMaximum = opts.timeoutMs
     this.timeoutMinimum = Math.max(1, Math.floor(opts.timeoutMs / 2))
+  }
+
+  /** anything queued or unacknowledged */
+  get busy(): boolean {
+    return this.outgoing.length + this.sentReliable.length > 0
   }
 
   get state(): EnetPeerState {
@@ -215,6 +226,7 @@ export class Peer implements EnetPeer {
       sendAttempts: 0,
     }
     this.outgoing.push(out)
+    if (!reliable) this.unreliableQueued++
     return out
   }
 
@@ -222,6 +234,7 @@ export class Peer implements EnetPeer {
   resetQueues(): void {
     this.acknowledgements = []
     this.outgoing = []
+    this.unreliableQueued = 0
     this.sentReliable = []
     this.reliableDataInTransit = 0
     for (const ch of this.channels) {
