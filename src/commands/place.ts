@@ -8,12 +8,16 @@ export default class PlaceCommand extends BaseCommand {
   static override description =
     `Starts an Alloverse place (allonet protocol 4 over ENet/UDP) on this machine and runs it until Ctrl-C. Real Lua apps on liballonet connect to it, announce, build their UI and get interactions; launch_app requests are POSTed to app gateways (assist serve) as the real place does.
 
-Prints one line per agent event (connected, announced, disconnected, app launches) and a warning for bad input from the network, which the place answers with an error or drops. --verbose also prints every interaction.`
+Prints one line per agent event (connected, announced, disconnected, app launches) and a warning for bad input from the network, which the place answers with an error or drops. --verbose also prints every interaction.
+
+It also serves a web view on 127.0.0.1 (its URL is printed; --open opens it): a live 3D view of every entity, the entity tree with components and owners, the agents and the interactions. Clicking an entity with a collider pokes it like a visor's hand; dragging a grabbable entity moves it.`
 
   static override examples = [
     '<%= config.bin %> place',
     '<%= config.bin %> place --port 0 --name "Test place"',
     '<%= config.bin %> place --host 0.0.0.0 --public-host myhost.local --verbose',
+    '<%= config.bin %> place --open',
+    '<%= config.bin %> place --view-port 8080',
   ]
 
   static override flags = {
@@ -42,6 +46,19 @@ Prints one line per agent event (connected, announced, disconnected, app launche
       char: 'v',
       description: 'Also log every interaction',
     }),
+    'view-port': Flags.integer({
+      description: 'TCP port of the web view on 127.0.0.1 (default: a free port)',
+      min: 0,
+      max: 65535,
+    }),
+    open: Flags.boolean({
+      description: 'Open the web view in the default browser',
+    }),
+    view: Flags.boolean({
+      description: 'Serve the web view (--no-view: none)',
+      default: true,
+      allowNo: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -52,6 +69,7 @@ Prints one line per agent event (connected, announced, disconnected, app launche
       name: flags.name,
       publicHost: flags['public-host'],
       verbose: flags.verbose,
+      view: flags.view && { port: flags['view-port'], open: flags.open },
       reporter: consoleReporter(),
     })
     process.exit(status)

@@ -10,13 +10,14 @@ export default class Run extends BaseCommand {
   static override description =
     `Finds the app from the current folder (or any folder inside it), starts it connected to the place, and restarts it once per burst of saves. Type "rs" + Enter to restart by hand; Ctrl-C stops the app and its whole process tree.
 
-Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too.
+Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too. It also prints the URL of the place's web view (--open opens it in the browser): see the app's entities in 3D and poke its buttons.
 
 Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor temp files and what the app's .gitignore ignores.`
 
   static override examples = [
     '<%= config.bin %> run',
     '<%= config.bin %> run --place --place-port 21337 --no-watch',
+    '<%= config.bin %> run --open',
     '<%= config.bin %> run alloplace://localhost',
     '<%= config.bin %> run alloplace://place.example.com:21337 --restart-on-crash',
     '<%= config.bin %> run alloplace://localhost --no-watch',
@@ -80,6 +81,19 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
     'place-verbose': Flags.boolean({
       description: 'Log every interaction the built-in place handles',
     }),
+    'view-port': Flags.integer({
+      description: "TCP port of the built-in place's web view on 127.0.0.1 (default: a free port)",
+      min: 0,
+      max: 65535,
+    }),
+    open: Flags.boolean({
+      description: "Open the built-in place's web view in the default browser",
+    }),
+    view: Flags.boolean({
+      description: "Serve the built-in place's web view (--no-view: none)",
+      default: true,
+      allowNo: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -90,6 +104,11 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       )
     }
     const builtIn = args.url === undefined
+    if (!builtIn && (flags['view-port'] !== undefined || flags.open)) {
+      throw new UserError(
+        '--view-port and --open belong to the built-in place: drop the URL to start one, or drop those flags.',
+      )
+    }
     if (!builtIn && flags['place-port'] !== undefined) {
       throw new UserError(
         '--place-port only applies to the built-in place: drop the URL, or drop --place-port.',
@@ -115,7 +134,12 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
     const status = builtIn
       ? await runWithBuiltInPlace({
           ...common,
-          place: { port: flags['place-port'], name: flags['place-name'], verbose: flags['place-verbose'] },
+          place: {
+            port: flags['place-port'],
+            name: flags['place-name'],
+            verbose: flags['place-verbose'],
+            view: flags.view && { port: flags['view-port'], open: flags.open },
+          },
         })
       : await runApp({ ...common, placeUrl: parsePlaceUrl(args.url as string).href })
     process.exit(status)

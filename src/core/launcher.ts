@@ -236,3 +236,14 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
     })
   })
 }
+
+/**
+ * Opens a URL in the user's default browser (the `open` package: xdg-open, open, start), without
+ * waiting for the browser. Loaded lazily: only `--open` needs it.
+ */
+export async function openInBrowser(url: string): Promise<void> {
+  const { default: open } = await import('open')
+  const child = await open(url)
+  child.on('error', () => {})
+  child.unref()
+}

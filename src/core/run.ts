@@ -9,6 +9,7 @@ import type { Reporter } from './output.js'
 import { type AppProject, findProject } from './project.js'
 import { launchSpecFor } from './runtimes/index.js'
 import { Supervisor } from './supervisor.js'
+import { type ViewFlags, viewLine } from './view/attach.js'
 import { watchApp } from './watch.js'
 
 export interface RunOptions {
@@ -167,6 +168,8 @@ export interface BuiltInPlaceOptions {
   name?: string
   /** Log every interaction. */
   verbose?: boolean
+  /** The web view (default: on, a free port); false: none. */
+  view?: ViewFlags | false
 }
 
 /**
@@ -190,9 +193,13 @@ export async function runWithBuiltInPlace(
     tag: 'place',
   })
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
+  const { startView } = await import('./place/run.js')
+  const view = await startView(place, { view: opts.place.view, reporter: opts.reporter })
+  if (view) opts.reporter.info(viewLine(view.url))
   try {
     return await runApp({ ...opts, placeUrl: place.url })
   } finally {
+    await view?.close()
     await place.close()
   }
 }

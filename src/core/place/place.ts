@@ -5,11 +5,13 @@
  * the place through interactions, sync clocks, relay assets and media, and launch apps through an
  * app gateway. Bad input from the network is answered with an error or dropped with a log line.
  */
+
 import { EventEmitter } from 'node:events'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
 import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, tryParse } from './json.js'
 import { buildLaunchRequest, FAILED_CONNECTION, gatewayTarget, postToGateway } from './launch.js'
+import { simulateGrabs } from './simulation.js'
 import {
   CHANNEL,
   CHANNEL_COUNT,
@@ -373,6 +375,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.lastTickAt = performance.now()
     try {
       this.simulatePoses()
+      simulateGrabs(this.world, this.agents)
       const changed = this.world.dirty
       this.world.setComponent('place', 'clock', { time: this.serverTime() })
       const snap = this.world.commit()

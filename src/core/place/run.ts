@@ -5,6 +5,7 @@
 import { UserError } from '../errors.js'
 import type { Reporter } from '../output.js'
 import { isValidHost } from '../urls.js'
+import { type ViewFlags, viewLine } from '../view/attach.js'
 import { DEFAULT_PLACE_NAME, Place, type PlaceLog } from './place.js'
 
 export interface PlaceRunOptions {
@@ -16,6 +17,8 @@ export interface PlaceRunOptions {
   reporter: Reporter
   /** Prefix for each log line (e.g. "place" when it shares a terminal with an app). */
   tag?: string
+  /** The web view (default: on, a free port); false: none. */
+  view?: ViewFlags | false
 }
 
 function clock(): string {
@@ -73,8 +76,11 @@ export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
 export async function runPlace(opts: PlaceRunOptions): Promise<number> {
   const place = await startPlace(opts)
   const { reporter } = opts
+  // The view starts first, so that once the place says it is listening, Ctrl-C is handled.
+  const view = await startView(place, opts)
   reporter.info(`Place ${JSON.stringify(place.name)} is listening on ${place.url} (UDP).`)
   reporter.info(`Connect an app with: assist run ${place.url}   — Ctrl-C stops the place.`)
+  if (view) reporter.info(viewLine(view.url))
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop)
@@ -83,7 +89,23 @@ export async function runPlace(opts: PlaceRunOptions): Promise<number> {
     }
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop)
   })
+  await view?.close()
   await place.close()
   reporter.info('Place closed.')
   return 0
+}
+
+/** The web view beside a place (unless `view: false`); closes the place if the view cannot start. */
+export async function startView(
+  place: Place,
+  opts: { view?: ViewFlags | false; reporter: Reporter },
+): Promise<{ url: string; close(): Promise<void> } | null> {
+  if (opts.view === false) return null
+  const { attachView } = await import('../view/attach.js')
+  try {
+    return await attachView(place, opts.view ?? {}, opts.reporter)
+  } catch (err) {
+    await place.close()
+    throw err
+  }
 }

@@ -1,0 +1,210 @@
+/**
+ * The web view against a live place, in a real browser (Debian's chromium via playwright-core):
+ * a test app owns a surface with two buttons; the page must show them (state + screenshot in
+ * test-artifacts/), a click in the 3D view and the inspector's Poke button must each reach the
+ * app as point → poke true → poke false from the view's hand, and entities the app removes (or
+ * all of them, when it leaves) disappear.
+ */
+import assert from 'node:assert/strict'
+import { mkdirSync } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
+import type { Place } from '../../../src/core/place/place.js'
+import type { Transport } from '../../../src/core/place/transport.js'
+import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
+import { launchBrowser, openPage } from '../../helpers/browser.js'
+import { connectClient, startTestPlace } from '../../helpers/place.js'
+import {
+  ARTIFACTS,
+  buttonSpec,
+  pageState,
+  screenPoint,
+  surfaceSpec,
+  viewTestTransport,
+  waitPage,
+} from '../../helpers/view.js'
+
+/** Collects what the app receives, so a test can wait for the next three interactions to one entity. */
+function recorder(app: AlloClient) {
+  const got: Interaction[] = []
+  app.on('interaction', (i) => got.push(i))
+  return {
+    got,
+    async nextThree(receiver: string, from: number): Promise<Interaction[]> {
+      const mine = () => got.slice(from).filter((i) => i.receiver === receiver)
+      while (mine().length < 3) await app.waitForInteraction((i) => i.receiver === receiver, 20_000)
+      return mine().slice(0, 3)
+    },
+  }
+}
+
+describe('web view of a live place, in chromium', () => {
+  let transport: Transport | undefined
+  let place: Place
+  let view: PlaceView
+  let app: AlloClient
+  let browser: Browser
+  let page: Page
+  let errors: string[]
+  let surface: string
+  let hello: string
+  let quit: string
+  let rec: ReturnType<typeof recorder>
+
+  before(async () => {
+    ;({ transport } = await viewTestTransport())
+    ;({ place } = await startTestPlace(transport))
+    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
+    surface = app.avatarId!
+    hello = await app.spawnEntity({
+      ...buttonSpec(-0.2, [0.7, 0.5, 0.9, 1], 'Hello!'),
+      relationships: { parent: surface },
+    })
+    quit = await app.spawnEntity({
+      ...buttonSpec(0.25, [0.9, 0.3, 0.3, 1], 'Quit'),
+      relationships: { parent: surface },
+    })
+    rec = recorder(app)
+    view = await startPlaceView({ place, transport })
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser, view.url))
+  })
+
+  after(async () => {
+    await browser?.close()
+    await view?.close()
+    await app?.disconnect().catch(() => {})
+    await place?.close()
+  })
+
+  it('shows every entity of the app in the tree and the 3D view, with owner names', async () => {
+    await waitPage(page, (v, ids) => ids.every((id) => v.entities.includes(id) && id in v.rendered), [
+      surface,
+      hello,
+      quit,
+    ])
+    // The page's own agent joins the place when the page connects.
+    await waitPage(page, (v) => v.agents.some((a) => a.self))
+    const s = await pageState(page)
+    assert.equal(s.connected, true)
+    const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
+    assert.equal(appEntities.length, 7, 'surface + 2 × (button, cube, label)')
+    for (const e of appEntities) assert.ok(s.entities.includes(e.id), `${e.id} in the tree`)
+    const kinds = Object.values(s.rendered)
+    assert.equal(kinds.filter((k) => k === 'text').length, 2, 'two labels drawn as text')
+    assert.equal(kinds.filter((k) => k === 'inline').length, 3, 'surface + two cubes drawn as meshes')
+    // Tree rows carry the id and the owning agent's name.
+    const row = page.locator(`[data-entity-id="${hello}"]`)
+    assert.equal(await row.locator('.id').textContent(), hello)
+    assert.equal(await row.locator('.owner').textContent(), 'test-app')
+    // Agents: the app and the page's own agent.
+    assert.deepEqual(s.agents.map((a) => a.name).sort(), ['test-app', 'web view'])
+    assert.equal(s.agents.find((a) => a.self)?.name, 'web view')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}view-live.png` })
+    assert.deepEqual(errors, [])
+  })
+
+  it('a click on a button in the 3D view selects it and pokes it like a hand: point, poke true, poke false', async () => {
+    const from = rec.got.length
+    const p = await screenPoint(page, hello)
+    assert.ok(p, 'the button is on screen')
+    await page.mouse.click(p.x, p.y)
+    const [point, down, up] = await rec.nextThree(hello, from)
+    const handId = view.hand.handId
+    assert.ok(handId)
+    assert.equal(point.type, 'oneway')
+    assert.equal((point.body as unknown[])[0], 'point')
+    assert.equal(point.sender, handId)
+    assert.equal(down.type, 'request')
+    assert.deepEqual(down.body, ['poke', true])
+    assert.equal(down.sender, handId)
+    assert.equal(up.type, 'request')
+    assert.deepEqual(up.body, ['poke', false])
+    assert.equal((await pageState(page)).selected, hello)
+    // The page's interaction log shows them too (reported by the place).
+    await waitPage(
+      page,
+      (v, id) => v.log.filter((e) => e.to === id && JSON.stringify(e.body).includes('poke')).length >= 2,
+      hello,
+    )
+  })
+
+  it("the inspector's Poke button sends the same sequence to the selected entity", async () => {
+    await page.click(`[data-entity-id="${quit}"]`)
+    await page.waitForSelector('#poke')
+    const from = rec.got.length
+    await page.click('#poke')
+    const got = await rec.nextThree(quit, from)
+    assert.deepEqual(
+      got.map((i) => [i.type, ...(i.body as unknown[]).slice(0, 1), (i.body as unknown[])[1] === true]),
+      [
+        ['oneway', 'point', false],
+        ['request', 'poke', true],
+        ['request', 'poke', false],
+      ],
+    )
+    assert.ok(got.every((i) => i.sender === view.hand.handId))
+    await waitPage(page, (v, id) => v.log.filter((e) => e.to === id).length >= 3, quit)
+    await page.screenshot({ path: `${ARTIFACTS}view-live-poked.png` })
+  })
+
+  it('dragging the grabbable surface grabs it with the hand, and the place moves it', async () => {
+    const before = place.snapshot().entities.find((e) => e.id === surface)!
+    const x0 = (before.components.transform as { matrix: number[] }).matrix[12]
+    const p = await screenPoint(page, surface)
+    assert.ok(p)
+    await page.mouse.move(p.x, p.y)
+    await page.mouse.down()
+    for (let i = 1; i <= 10; i++) await page.mouse.move(p.x + i * 12, p.y)
+    // The place applies the grab at its ticks; the page shows the moved surface once it has.
+    await waitPage(
+      page,
+      (v, [id, x]) => {
+        const t = v.entity(id as string)?.components.transform as { matrix: number[] } | undefined
+        return t !== undefined && t.matrix[12] > (x as number) + 0.05
+      },
+      [surface, x0],
+    )
+    await page.mouse.up()
+    const moved = place.snapshot().entities.find((e) => e.id === surface)!
+    const m = (moved.components.transform as { matrix: number[] }).matrix
+    assert.ok(m[12] > x0 + 0.05, `moved right: ${x0} → ${m[12]}`)
+    assert.ok(Math.abs(m[13] - 1.2) < 0.05, 'dragged sideways, not up or down')
+    const actions = await page.evaluate(() =>
+      (
+        globalThis as unknown as { __assistView: { actions: Array<{ type: string }> } }
+      ).__assistView.actions.map((a) => a.type),
+    )
+    assert.deepEqual([actions.at(-1), actions.find((a) => a === 'grab')], ['release', 'grab'])
+    assert.ok(!actions.slice(actions.indexOf('grab')).includes('poke'), 'a drag is not a poke')
+  })
+
+  it('entities the app removes disappear from the tree and the 3D view without a reload', async () => {
+    await app.removeEntity(quit)
+    await waitPage(page, (v, id) => !v.entities.includes(id) && !(id in v.rendered), quit)
+    const s = await pageState(page)
+    assert.ok(s.entities.includes(hello))
+    assert.equal(
+      s.selected,
+      null,
+      `the removed entity is no longer selected (quit ${quit}, hello ${hello}, surface ${surface})`,
+    )
+    assert.equal(await page.locator(`[data-entity-id="${quit}"]`).count(), 0)
+    assert.deepEqual(errors, [])
+  })
+
+  it('when the app leaves (a hot reload) its entities go, and the new ones appear', async () => {
+    const old = place
+      .snapshot()
+      .entities.filter((e) => e.ownerName === 'test-app')
+      .map((e) => e.id)
+    await app.disconnect()
+    await waitPage(page, (v, ids) => ids.every((id) => !v.entities.includes(id)), old)
+    assert.ok((await pageState(page)).entities.includes('place'))
+    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
+    await waitPage(page, (v, id) => id in v.rendered, app.avatarId!)
+    assert.deepEqual(errors, [])
+  })
+})

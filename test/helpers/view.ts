@@ -1,0 +1,165 @@
+/** Helpers for the web view's tests: the transport the place runs on, and the test app's entities. */
+import { fileURLToPath } from 'node:url'
+import type { Page } from 'playwright-core'
+import type { Transport } from '../../src/core/place/transport.js'
+import { FakeNetwork } from './fake-enet.js'
+
+/**
+ * The real UDP ENet transport when src/core/enet is present, else the in-memory stand-in (the
+ * view and the browser are real either way; only the place's wire would be simulated).
+ */
+export async function viewTestTransport(): Promise<{ transport: Transport | undefined; real: boolean }> {
+  try {
+    const spec = '../../src/core/enet/index.js'
+    const mod = (await import(spec)) as { EnetHost?: Transport }
+    if (mod.EnetHost) return { transport: undefined, real: true }
+  } catch {}
+  return { transport: new FakeNetwork(), real: false }
+}
+
+const I = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+export const at = (x: number, y: number, z: number) => [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, x, y, z, 1]
+
+/** An inline box geometry of size w×h×d, like alloui's Cube. */
+export function box(w: number, h: number, d: number): Record<string, unknown> {
+  const [x, y, z] = [w / 2, h / 2, d / 2]
+  return {
+    type: 'inline',
+    vertices: [
+      [-x, -y, z],
+      [x, -y, z],
+      [-x, y, z],
+      [x, y, z],
+      [-x, -y, -z],
+      [x, -y, -z],
+      [-x, y, -z],
+      [x, y, -z],
+    ],
+    uvs: [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ],
+    triangles: [
+      [0, 1, 2],
+      [1, 3, 2],
+      [2, 3, 6],
+      [3, 7, 6],
+      [1, 7, 3],
+      [5, 7, 1],
+      [5, 1, 0],
+      [4, 5, 0],
+      [4, 0, 2],
+      [4, 2, 6],
+      [4, 6, 5],
+      [5, 6, 7],
+    ],
+  }
+}
+
+/** The test app's main view, like the template app's surface (grabbable, with a collider). */
+export function surfaceSpec(): Record<string, unknown> {
+  return {
+    transform: { matrix: at(0, 1.2, -2), size: [1, 0.5, 0.01] },
+    ui: { view_id: 'surfaceview00001' },
+    collider: { type: 'box', width: 1, height: 0.5, depth: 0.01 },
+    grabbable: { grabbable: true },
+    geometry: {
+      type: 'inline',
+      vertices: [
+        [-0.5, -0.25, 0],
+        [0.5, -0.25, 0],
+        [-0.5, 0.25, 0],
+        [0.5, 0.25, 0],
+      ],
+      uvs: [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ],
+      triangles: [
+        [0, 1, 3],
+        [0, 3, 2],
+      ],
+    },
+    material: { color: [0.9, 0.9, 0.95, 1] },
+  }
+}
+
+/** A button: a collider with a coloured cube and a label, like alloui's Button. */
+export function buttonSpec(x: number, color: number[], label: string): Record<string, unknown> {
+  return {
+    transform: { matrix: at(x, 0, 0.05), size: [0.2, 0.2, 0.1] },
+    ui: { view_id: `button${label.padEnd(10, '0').slice(0, 10)}` },
+    collider: { type: 'box', width: 0.2, height: 0.2, depth: 0.1 },
+    children: [
+      { transform: { matrix: I }, geometry: box(0.2, 0.2, 0.1), material: { color } },
+      {
+        transform: { matrix: at(0, 0, 0.058), size: [0.18, 0.14, 0.001] },
+        text: { string: label, height: 0.07, width: 0.18, halign: 'center', valign: 'middle', wrap: false },
+        material: { color: [1, 1, 1, 1] },
+      },
+    ],
+  }
+}
+
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
+
+export interface PageView {
+  connected: boolean
+  entities: string[]
+  rendered: Record<string, string>
+  selected: string | null
+  agents: Array<{ id: string; name: string; self?: boolean }>
+  log: Array<{ type: string; to: string; body: unknown }>
+  screenPointOf(id: string): { x: number; y: number } | null
+  entity(id: string): { components: Record<string, unknown> } | null
+  assetsLoaded: string[]
+  assetErrors: Record<string, string>
+}
+
+export function pageState(page: Page) {
+  return page.evaluate(() => {
+    const v = (globalThis as unknown as { __assistView: PageView }).__assistView
+    return {
+      connected: v.connected,
+      entities: v.entities,
+      rendered: v.rendered,
+      selected: v.selected,
+      agents: v.agents,
+      log: v.log,
+    }
+  })
+}
+
+export function screenPoint(page: Page, id: string) {
+  return page.evaluate(
+    (eid) => (globalThis as unknown as { __assistView: PageView }).__assistView.screenPointOf(eid),
+    id,
+  )
+}
+
+/**
+ * Waits (in the page, re-checked on every animation frame) until `predicate(window.__assistView,
+ * arg)` holds. The predicate runs in the browser: it may only use its two parameters.
+ */
+export async function waitPage<A>(
+  page: Page,
+  predicate: (view: PageView, arg: A) => unknown,
+  arg?: A,
+): Promise<void> {
+  await page.waitForFunction(
+    ([src, a]) => {
+      const v = (globalThis as unknown as { __assistView?: unknown }).__assistView
+      return v !== undefined && new Function('v', 'a', `return (${src})(v, a)`)(v, a)
+    },
+    [predicate.toString(), arg] as const,
+    { timeout: 20_000 },
+  )
+}
