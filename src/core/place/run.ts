@@ -16,6 +16,8 @@ export interface PlaceRunOptions {
   reporter: Reporter
   /** Prefix for each log line (e.g. "place" when it shares a terminal with an app). */
   tag?: string
+  /** Drop an agent that stops acknowledging after this many ms (default 20 000, like allonet). */
+  peerTimeoutMs?: number
 }
 
 function clock(): string {
@@ -50,6 +52,7 @@ export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
       name,
       publicHost: opts.publicHost,
       log: placeLog(opts.reporter, opts.verbose, opts.tag),
+      timeoutMs: opts.peerTimeoutMs,
     })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
