@@ -191,6 +191,9 @@ export async function runWithBuiltInPlace(
     verbose: opts.place.verbose,
     reporter: opts.reporter,
     tag: 'place',
+    // A restarted app is killed without saying goodbye; forget its old instance (and the UI it
+    // left behind) within seconds rather than allonet's 20.
+    peerTimeoutMs: 5000,
   })
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
   const { startView } = await import('./place/run.js')

@@ -1,6 +1,6 @@
 /** `assist place` and `assist run` with a built-in place, as a user runs them: the built CLI, real UDP. */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -131,6 +131,25 @@ dofile(${JSON.stringify(agent)})
     const { code } = await p.closed
     assert.equal(code, 0, p.output)
     assert.match(p.output, /\[place\] .*disconnected: "lua-agent"/)
+  })
+
+  it('hot reload: the killed instance is dropped from the built-in place within seconds', async () => {
+    const agent = fileURLToPath(new URL('../fixtures/place/lua-agent.lua', import.meta.url))
+    const boot = `local host, port = arg[2]:match('^alloplace://([^:/]+):(%d+)$')
+arg = { [0] = ${JSON.stringify(agent)}, host, port }
+dofile(${JSON.stringify(agent)})
+`
+    const parent = tempDir()
+    dirs.push(parent)
+    const app = makeLuaApp('luaagent', { boot }, parent)
+    const p = start(['run'], { cwd: app })
+    await placeUrl(p)
+    await p.waitFor(/\[place\] .*announced: "lua-agent"/)
+    writeFileSync(join(app, 'lua/main.lua'), '-- changed\n')
+    await p.waitFor((out) => (out.match(/\[place\] .*announced: "lua-agent"/g) ?? []).length === 2, 30_000)
+    await p.waitFor(/\[place\] .*disconnected \(timed out\): "lua-agent".*removed 2 entities/, 30_000)
+    p.signal('SIGINT')
+    await p.closed
   })
 
   it('--place with --place-port uses that port; a URL with --place or --place-port is refused', async () => {

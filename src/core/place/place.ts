@@ -697,8 +697,12 @@ export class Place extends EventEmitter<PlaceEvents> {
         this.kickAgent(req)
         return
       }
-      case 'launch_app':
-        return void this.launchApp(req)
+      case 'launch_app': {
+        this.launchApp(req).catch((err: Error) =>
+          this.warn(req.agent, `launch_app: internal error: ${err.stack ?? err}`),
+        )
+        return
+      }
       default:
         if (req.type === 'request')
           this.respond(req.agent, req.requestId, [req.name, 'error', 'invalid request'])

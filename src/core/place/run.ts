@@ -19,6 +19,8 @@ export interface PlaceRunOptions {
   tag?: string
   /** The web view (default: on, a free port); false: none. */
   view?: ViewFlags | false
+  /** Drop an agent that stops acknowledging after this many ms (default 20 000, like allonet). */
+  peerTimeoutMs?: number
 }
 
 function clock(): string {
@@ -53,6 +55,7 @@ export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
       name,
       publicHost: opts.publicHost,
       log: placeLog(opts.reporter, opts.verbose, opts.tag),
+      timeoutMs: opts.peerTimeoutMs,
     })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code

@@ -63,5 +63,6 @@ export const CHANNEL_COUNT = 6
 /** The real ENet transport, loaded lazily so that CLI start-up stays light. */
 export async function defaultTransport(): Promise<Transport> {
   const { EnetHost } = await import('../enet/index.js')
-  return EnetHost as unknown as Transport
+  const transport: Transport = EnetHost
+  return transport
 }

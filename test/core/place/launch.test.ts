@@ -4,7 +4,7 @@
  * contract (gateway error body, nothing listening, no answer within 1 s, requester gone, unknown token).
  */
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createServer as createTcpServer, type Socket } from 'node:net'
@@ -35,7 +35,6 @@ test('launch_app round trip: our place → our gateway → a real process that a
   const dir = tempDir('assist-launch-')
   cleanups.push(() => removeDir(dir))
   const app = join(dir, 'stand-in')
-  const { mkdirSync } = await import('node:fs')
   mkdirSync(app)
   writeFileSync(
     join(app, 'alloapp.json'),

@@ -2,7 +2,7 @@
  * Replays the recorded real sessions (alloverse/traces) into our place over real UDP ENet: our
  * client sends the clients' side (channels 1, 2, 3, 5) in lockstep with the recording, and every
  * answer on channels 1, 3 and 5 must have the recorded shape (entity ids mapped, request ids equal,
- * times aside). The template app's world at its idle point must match
+ * times aside) — and, with ids mapped and server_time aside, the recorded bytes. The template app's world at its idle point must match
  * world-state-template-app.json entity for entity, component for component (ids mapped).
  *
  * launch-flow: the requester's and the launched app's sides are replayed; the gateway is a local
@@ -310,6 +310,7 @@ async function checkExpected(s: Session, m: Msg, ids: IdMap): Promise<void> {
     assert.equal(act.mid, exp.mid, `${where}: mid ${JSON.stringify(act.header)}`)
     assert.deepEqual(act.header, exp.header, `${where}: header`)
     assert.ok(act.data.equals(exp.data), `${where}: data`)
+    assert.ok(got.bytes.equals(m.bytes as Buffer), `${where}: bytes`)
     return
   }
   assertShape(
@@ -321,6 +322,13 @@ async function checkExpected(s: Session, m: Msg, ids: IdMap): Promise<void> {
   )
   if (m.channel === 5)
     assert.equal(JSON.parse(got.json as string).client_time, JSON.parse(m.json as string).client_time)
+  // Byte for byte too (cJSON formatting), once ids are mapped and the server's time is aside.
+  const serverTime = /("server_time":\t)[\d.]+/
+  assert.equal(
+    (got.json as string).replace(serverTime, '$1T'),
+    ids.rewrite(m.json as string).replace(serverTime, '$1T'),
+    `${where}: bytes`,
+  )
 }
 
 /** Runs a recording in lockstep; `hooks` adjust what is sent. Returns the id map. */
