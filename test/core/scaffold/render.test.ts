@@ -72,6 +72,7 @@ test('planFiles lists every template file except template.json, with modes', asy
     [
       '.gitignore',
       'README.md',
+      'allo/allonet.lock',
       'allo/assist',
       'allo/boot.lua',
       'images/quit.png',
