@@ -1,12 +1,14 @@
 /** cJSON-style printing and merge patches, checked against bytes from the recorded real sessions. */
+
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { cjsonNumber, cjsonPrint } from '../../../src/core/place/json.js'
 import { buildLaunchRequest, gatewayTarget, identityHeader } from '../../../src/core/place/launch.js'
 import { applyMergePatch, generateMergePatch } from '../../../src/core/place/merge-patch.js'
 
-const TRACES = '/work/shared/alloverse/traces'
+const TRACES = fileURLToPath(new URL('../../fixtures/traces', import.meta.url))
 interface Line {
   dir: string
   channel: number

@@ -9,11 +9,13 @@
  * HTTP stand-in answering like the original serve.py (HTTP/1.0 200 {"status": "ok"}), and the
  * "launched app" is our client sending the recorded app's messages with the real token.
  */
+
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { decodeAsset } from '../../../src/core/place/asset-wire.js'
 import { AlloClient } from '../../../src/core/place/client.js'
 import { isPlainObject } from '../../../src/core/place/json.js'
@@ -21,7 +23,7 @@ import { applyMergePatch } from '../../../src/core/place/merge-patch.js'
 import { Place } from '../../../src/core/place/place.js'
 import { MemoryLog } from '../../helpers/place.js'
 
-const TRACES = '/work/shared/alloverse/traces'
+const TRACES = fileURLToPath(new URL('../../fixtures/traces', import.meta.url))
 const ENTITY_ID = /^[a-y]{10}$/
 
 interface Rec {
