@@ -183,7 +183,7 @@ test('with a mirror configured (ALLONET_BASE_URL), create also installs the lock
   const mirror = await startMirror()
   try {
     const lib = readFileSync(buildSharedLib(join(parent, 'built.so')))
-    const version = readFileSync(join(TEMPLATES, 'lua/allo/allonet.lock'), 'utf8').trim()
+    const version = readFileSync(join(TEMPLATES, '_shared/allo/allonet.lock'), 'utf8').trim()
     mirror.file(`/${version}/linux-x64/liballonet.so`, lib)
     const r = await runCli(['create', 'clock', '--alloui-url', fx.url], {
       cwd: parent,

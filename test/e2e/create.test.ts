@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { planFiles } from '../../src/core/scaffold/render.js'
+import { readTemplate } from '../../src/core/scaffold/templates.js'
 import { RECORDING_BOOT_LUA, removeDir, tempDir, writeFile } from '../helpers/app.js'
 import { CLI, runCli } from '../helpers/cli.js'
 import { snapshot } from '../helpers/fs-snapshot.js'
@@ -116,13 +118,11 @@ for (const template of ['lua', 'minimal']) {
   })
 }
 
-test('both templates ship the same boot script and shim', () => {
-  for (const f of ['allo/boot.lua', 'allo/assist']) {
-    assert.equal(
-      readFileSync(join(ROOT, 'templates/lua', f), 'utf8'),
-      readFileSync(join(ROOT, 'templates/minimal', f), 'utf8'),
-      f,
-    )
+test('both templates ship the one shared boot script, shim and lock (templates/_shared)', async () => {
+  for (const name of ['lua', 'minimal']) {
+    const plan = await planFiles(readTemplate(join(ROOT, 'templates', name)))
+    for (const f of ['allo/boot.lua', 'allo/assist', 'allo/allonet.lock'])
+      assert.equal(plan.find((p) => p.rel === f)?.src, join(ROOT, 'templates/_shared', f), `${name}: ${f}`)
   }
 })
 

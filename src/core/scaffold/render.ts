@@ -74,23 +74,24 @@ export interface PlannedFile {
   mode: number
 }
 
-/** Every file the template writes, sorted by output path. */
+/** Every file the template writes (its own, then what it includes), sorted by output path. */
 export async function planFiles(template: TemplateInfo): Promise<PlannedFile[]> {
-  const files: PlannedFile[] = []
-  const walk = async (dir: string) => {
+  const files = new Map<string, PlannedFile>()
+  const walk = async (root: string, dir: string) => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const src = join(dir, entry.name)
-      const rel = relative(template.dir, src).split(sep).join('/')
-      if (entry.isDirectory()) await walk(src)
+      const rel = relative(root, src).split(sep).join('/')
+      if (entry.isDirectory()) await walk(root, src)
       else if (rel !== TEMPLATE_META) {
         const out = outputPath(rel)
+        if (files.has(out)) continue // the template's own file wins over an included one
         const executable = template.executable.includes(out) || template.executable.includes(rel)
-        files.push({ src, rel: out, mode: executable ? 0o755 : 0o644 })
+        files.set(out, { src, rel: out, mode: executable ? 0o755 : 0o644 })
       }
     }
   }
-  await walk(template.dir)
-  return files.sort((a, b) => a.rel.localeCompare(b.rel))
+  for (const root of [template.dir, ...template.include]) await walk(root, root)
+  return [...files.values()].sort((a, b) => a.rel.localeCompare(b.rel))
 }
 
 /** Paths (relative) in `targetDir` that the plan would overwrite or collide with. */

@@ -1,6 +1,9 @@
 /**
  * Templates are the folders under templates/; adding one is adding a folder. A folder may hold a
- * `template.json` (not copied): `{"description": "...", "order": 1, "executable": ["allo/assist"]}`.
+ * `template.json` (not copied): `{"description": "...", "order": 1, "executable": ["allo/assist"],
+ * "include": ["../_shared"]}` — `include` names folders (relative to the template) whose files are
+ * laid under the template's own, so templates can share files; a template's own file wins. Folders
+ * whose names start with "_" or "." are not templates.
  * `--template` also accepts a path to a template folder of your own (anything with a "/" or
  * starting with ".").
  */
@@ -21,6 +24,8 @@ export interface TemplateInfo {
   order: number
   /** Paths (relative, with "/") made executable in the app. */
   executable: string[]
+  /** Absolute folders whose files are laid under this template's own. */
+  include: string[]
 }
 
 export function readTemplate(dir: string): TemplateInfo {
@@ -47,12 +52,19 @@ export function readTemplate(dir: string): TemplateInfo {
   const executable = Array.isArray(meta.executable)
     ? meta.executable.filter((x) => typeof x === 'string')
     : []
+  const include = Array.isArray(meta.include)
+    ? meta.include.filter((x): x is string => typeof x === 'string').map((rel) => resolve(dir, rel))
+    : []
+  for (const folder of include)
+    if (!isDir(folder))
+      throw new UserError(`${metaPath}: "include" names ${folder}, which is not a folder: fix the template.`)
   return {
     name: basename(dir),
     dir,
     description: typeof meta.description === 'string' ? meta.description : '',
     order: typeof meta.order === 'number' ? meta.order : 100,
     executable,
+    include,
   }
 }
 
@@ -65,7 +77,7 @@ export function listTemplates(root: string): TemplateInfo[] {
     return []
   }
   return entries
-    .filter((e) => !e.startsWith('.') && isDir(join(root, e)))
+    .filter((e) => !e.startsWith('.') && !e.startsWith('_') && isDir(join(root, e)))
     .map((e) => readTemplate(join(root, e)))
     .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name))
 }

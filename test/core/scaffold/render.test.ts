@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
@@ -13,7 +23,7 @@ import {
   renderText,
   writeFiles,
 } from '../../../src/core/scaffold/render.js'
-import { readTemplate } from '../../../src/core/scaffold/templates.js'
+import { listTemplates, readTemplate } from '../../../src/core/scaffold/templates.js'
 import { removeDir, tempDir, writeFile } from '../../helpers/app.js'
 import { snapshot } from '../../helpers/fs-snapshot.js'
 
@@ -171,5 +181,36 @@ test('merging into an existing folder keeps its files; rollback takes back exact
   } finally {
     removeDir(src)
     removeDir(target)
+  }
+})
+
+test('included folders are laid under a template; its own files win; "_" folders are not templates', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'assist-tpl-'))
+  try {
+    mkdirSync(join(root, '_shared/allo'), { recursive: true })
+    writeFileSync(join(root, '_shared/allo/boot.lua'), 'shared boot')
+    writeFileSync(join(root, '_shared/info.json'), 'shared info')
+    mkdirSync(join(root, 'mine/lua'), { recursive: true })
+    writeFileSync(join(root, 'mine/lua/main.lua'), 'main')
+    writeFileSync(join(root, 'mine/info.json'), 'own info')
+    writeFileSync(join(root, 'mine/template.json'), JSON.stringify({ include: ['../_shared'] }))
+    const templates = listTemplates(root)
+    assert.deepEqual(
+      templates.map((t) => t.name),
+      ['mine'],
+    )
+    const files = await planFiles(templates[0])
+    assert.deepEqual(
+      files.map((f) => [f.rel, readFileSync(f.src, 'utf8')]),
+      [
+        ['allo/boot.lua', 'shared boot'],
+        ['info.json', 'own info'],
+        ['lua/main.lua', 'main'],
+      ],
+    )
+    writeFileSync(join(root, 'mine/template.json'), JSON.stringify({ include: ['../missing'] }))
+    assert.throws(() => listTemplates(root), /"include" names .*missing, which is not a folder/)
+  } finally {
+    rmSync(root, { recursive: true, force: true })
   }
 })
