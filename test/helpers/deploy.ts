@@ -15,15 +15,26 @@ export const EXPOSURE_GOAL = 1.5
 export const DEFAULT_UNIT_EXPOSURE_GOAL = 1.1
 
 /**
- * A work folder outside /tmp: generated units refuse app folders under /tmp (PrivateTmp= hides them),
- * so test apps live in <repo>/.test-work (git-ignored), or under $HOME if the repo itself is in /tmp.
+ * A work folder for test apps that is neither under /tmp (generated units refuse app folders there:
+ * PrivateTmp= hides them) nor under a home folder (that changes ProtectHome=, which the tests pin):
+ * /var/lib/allo-assist-tests when writable (root, as in CI), else <repo>/.test-work (git-ignored)
+ * unless the checkout is itself in /tmp or a home, else under $HOME. Wherever the checkout lives,
+ * CI gets the same units.
  */
 export function deployWorkDir(prefix = 'gen-'): string {
   const tmp = realpathSync(tmpdir())
-  const base =
-    REPO.startsWith(`${tmp}/`) || REPO.startsWith('/var/tmp/')
-      ? join(homedir(), '.assist-test-work')
-      : join(REPO, '.test-work')
+  const inTmpOrHome = (p: string) =>
+    [tmp, '/tmp', '/var/tmp', homedir(), '/home', '/root'].some((d) => p === d || p.startsWith(`${d}/`))
+  const candidates = ['/var/lib/allo-assist-tests', ...(inTmpOrHome(REPO) ? [] : [join(REPO, '.test-work')])]
+  for (const base of candidates) {
+    try {
+      mkdirSync(base, { recursive: true })
+      return mkdtempSync(join(base, prefix))
+    } catch {
+      // not writable here: try the next place
+    }
+  }
+  const base = join(homedir(), '.assist-test-work')
   mkdirSync(base, { recursive: true })
   return mkdtempSync(join(base, prefix))
 }
