@@ -2,8 +2,17 @@
 // Started by `assist run` as `node app.mjs <alloplace://host:port>` (alloapp.json "start").
 import { AlloClient } from '../../dist/core/place/client.js'
 
+// Stop cleanly (leave the place, exit 0) when assist stops or restarts us, even while still connecting.
+let client
+const quit = async () => {
+  await client?.disconnect()
+  process.exit(0)
+}
+process.on('SIGTERM', quit)
+process.on('SIGINT', quit)
+
 const place = new URL(process.argv[2] ?? 'alloplace://localhost:21337')
-const client = await AlloClient.connect({ host: place.hostname, port: Number(place.port || 21337) })
+client = await AlloClient.connect({ host: place.hostname, port: Number(place.port || 21337) })
 
 /** An inline box mesh w × h × d, centred on its entity (the shape alloui's cubes send). */
 function box(w, h, d) {
@@ -79,10 +88,3 @@ client.on('interaction', (i) => {
   })
 })
 console.log(`hello is up in ${client.placeName} as ${avatarId}`)
-
-const quit = async () => {
-  await client.disconnect()
-  process.exit(0)
-}
-process.on('SIGTERM', quit)
-process.on('SIGINT', quit)

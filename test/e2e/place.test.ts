@@ -145,6 +145,7 @@ dofile(${JSON.stringify(agent)})
     const p = start(['run'], { cwd: app })
     await placeUrl(p)
     await p.waitFor(/\[place\] .*announced: "lua-agent"/)
+    await p.waitFor(/\[luaagent\] state has /) // its avatar and the entity it spawned: 2 entities
     writeFileSync(join(app, 'lua/main.lua'), '-- changed\n')
     await p.waitFor((out) => (out.match(/\[place\] .*announced: "lua-agent"/g) ?? []).length === 2, 30_000)
     await p.waitFor(/\[place\] .*disconnected \(timed out\): "lua-agent".*removed 2 entities/, 30_000)

@@ -53,6 +53,8 @@ test('quickstart: assist run in examples/hello, poke the button, see Hello!, sav
     writeFileSync(appFile, `${original}\n// a save\n`)
     await p.waitFor(/↻ app\.mjs changed, restarted/)
     await p.waitFor((out) => (out.match(/hello is up in Development place/g) ?? []).length === 2, 30_000)
+    writeFileSync(appFile, original) // a restore is a save too: wait for that instance before stopping
+    await p.waitFor((out) => (out.match(/hello is up in Development place/g) ?? []).length === 3, 30_000)
   } finally {
     writeFileSync(appFile, original)
     await client?.disconnect()
