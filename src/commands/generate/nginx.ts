@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 
 export default class GenerateNginx extends BaseCommand {
-  static override aliases = ['generate-nginx']
+  // Both spellings work; help lists the command once, under the generate topic.
+  static override hiddenAliases = ['generate-nginx']
   static override summary = 'Write an nginx site that terminates TLS in front of one or more gateways'
   static override description =
     `Renders an nginx site (upstream + server blocks, meant for /etc/nginx/sites-available/DOMAIN; it lives inside http {}): a port-80 server for the ACME challenge that redirects everything else to HTTPS, and an HTTPS server with modern TLS, HSTS, forwarded headers, the body size and timeouts that fit a place's 1-second launch budget, and retry on the next gateway after a connection error or a 503 (a gateway at capacity started nothing).

@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
 
 export default class GenerateSystemd extends BaseCommand {
-  static override aliases = ['generate-systemd']
+  // Both spellings work; help lists the command once, under the generate topic.
+  static override hiddenAliases = ['generate-systemd']
   static override summary =
     'Write a hardened systemd unit that runs "assist serve" for this app (or apps root) on boot'
   static override description =
