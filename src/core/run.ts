@@ -182,7 +182,7 @@ export async function runWithBuiltInPlace(
   // Fail on a missing app or runtime before a place is started.
   const project = findProject(opts.cwd)
   launchSpecFor(project, 'alloplace://127.0.0.1:21337', { luajit: opts.luajit })
-  const { startPlace } = await import('./place/run.js')
+  const { startPlace, startView } = await import('./place/run.js')
   const place = await startPlace({
     host: '127.0.0.1',
     port: opts.place.port ?? 0,
@@ -196,7 +196,6 @@ export async function runWithBuiltInPlace(
     peerTimeoutMs: 5000,
   })
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
-  const { startView } = await import('./place/run.js')
   const view = await startView(place, { view: opts.place.view, reporter: opts.reporter })
   if (view) opts.reporter.info(viewLine(view.url))
   try {
