@@ -3,21 +3,11 @@
  * UDP; tests may pass an in-memory stand-in with the same shape.
  */
 import type { EventEmitter } from 'node:events'
+import type { EnetClientOptions, EnetHostOptions, EnetPeer, EnetPeerState } from '../enet/index.js'
 
-export type PeerState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected'
-
-export interface TransportPeer {
-  readonly id: number
-  readonly address: string
-  readonly port: number
-  readonly state: PeerState
-  readonly rttMs: number
-  send(channel: number, data: Uint8Array, opts?: { reliable?: boolean }): void
-  /** Graceful: queued data goes out first, then DISCONNECT with `data`. */
-  disconnect(data?: number): void
-  disconnectNow(data?: number): void
-  user?: unknown
-}
+// The peer and the options are ENet's own types (type-only imports: nothing is loaded at run time).
+export type PeerState = EnetPeerState
+export type TransportPeer = EnetPeer
 
 /**
  * Events: 'connect'(peer, data), 'receive'(peer, channel, data: Buffer, reliable),
@@ -30,18 +20,8 @@ export interface TransportHost extends EventEmitter {
   close(): Promise<void>
 }
 
-export interface ListenOptions {
-  host?: string
-  port?: number
-  peerLimit?: number
-  channelLimit?: number
-  timeoutMs?: number
-}
-
-export interface ClientOptions {
-  channelLimit?: number
-  timeoutMs?: number
-}
+export type ListenOptions = Omit<EnetHostOptions, 'mtu'>
+export type ClientOptions = EnetClientOptions
 
 /** The static side of `EnetHost`: how hosts are made. */
 export interface Transport {
