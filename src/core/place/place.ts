@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
-import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, tryParse } from './json.js'
+import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, NOT_CJSON, tryParse } from './json.js'
 import { buildLaunchRequest, FAILED_CONNECTION, gatewayTarget, postToGateway } from './launch.js'
 import { simulateGrabs } from './simulation.js'
 import {
@@ -35,6 +35,7 @@ import {
 export const PROTOCOL_VERSION = 4
 export const DEFAULT_PLACE_NAME = 'Development place'
 /** allonet error codes (include/allonet/client.h). */
+export const ERROR_INITIALIZATION_FAILURE = 1002
 export const ERROR_OUTDATED_VERSION = 1003
 export const ERROR_KICKED = 1005
 const OUTDATED_MESSAGE = 'Please update your app. Outdated network protocol.'
@@ -590,9 +591,11 @@ export class Place extends EventEmitter<PlaceEvents> {
   }
 
   private onInteraction(agent: Agent, data: Buffer): void {
-    const msg = tryParse(data.toString('utf8'))
+    const text = data.toString('utf8')
+    const msg = tryParse(text)
     if (!Array.isArray(msg)) {
-      this.warn(agent, 'dropped a commands message that is not a JSON array')
+      const why = msg === undefined && isJson(text) ? NOT_CJSON : 'is not a JSON array'
+      this.warn(agent, `dropped a commands message that ${why}`)
       return
     }
     if (msg.length < 6 || msg[0] !== 'interaction') {
@@ -632,6 +635,19 @@ export class Place extends EventEmitter<PlaceEvents> {
       event('place')
       this.onPlaceInteraction(req)
       this.forceTick()
+      return
+    }
+    if (name === 'announce') {
+      // liballonet takes ANY interaction whose body is ["announce", …] as the place's answer to its
+      // own announce (client.c parse_interaction): forwarded, it would replace the receiver's avatar
+      // id or, with "error", end its session. Only the place may send those.
+      this.warn(
+        agent,
+        `${type} ["announce", …] to ${JSON.stringify(receiver)} not delivered: only the place answers announces`,
+      )
+      event('dropped')
+      if (type === 'request')
+        this.respond(agent, requestId, announceError('an announce must be sent to "place"'))
       return
     }
     const target = receiver === '' ? undefined : this.world.get(receiver)
@@ -714,14 +730,30 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.respond(req.agent, req.requestId, body ?? [req.name, 'error', 'invalid request'])
   }
 
+  /**
+   * Refuses an announce. liballonet reads a refusal as ["announce", "error", <code number>,
+   * <message string>] and hands both to the app's disconnect callback (client.c parse_interaction),
+   * then stops: so the body always has that shape, and an agent whose first announce failed is
+   * disconnected (it has no avatar and its client has given up).
+   */
+  private refuseAnnounce(req: Req, why: string, message: string): void {
+    const { agent } = req
+    this.warn(agent, `announce refused: ${why}`)
+    this.respond(agent, req.requestId, announceError(message))
+    if (agent.announced) return
+    agent.closing = true
+    agent.peer.disconnect(ERROR_INITIALIZATION_FAILURE)
+    this.emit('agent', { kind: 'refused', agent: this.info(agent), reason: why })
+  }
+
   private announce(req: Req): void {
     const { agent, body } = req
     if (agent.announced) {
-      this.invalid(req, 'announced a second time; ignored', ['announce', 'error', 'already announced'])
+      this.refuseAnnounce(req, 'announced a second time (its first avatar stays)', 'Already announced.')
       return
     }
     if (body.length < 7) {
-      this.invalid(req, 'announce body has fewer than 7 elements')
+      this.refuseAnnounce(req, 'announce body has fewer than 7 elements', 'Invalid announce.')
       return
     }
     const version = body[2]
@@ -736,12 +768,12 @@ export class Place extends EventEmitter<PlaceEvents> {
     }
     const identity = asObject(body[4])
     if (!identity || nestsDeeperThan(identity, MAX_VALUE_DEPTH)) {
-      this.invalid(req, 'identity (body[4]) is not an object')
+      this.refuseAnnounce(req, 'identity (body[4]) is not an object', 'Invalid announce: identity.')
       return
     }
     const rawAvatar = asObject(body[6])
     if (!rawAvatar) {
-      this.invalid(req, 'spawn_avatar (body[6]) is not an entity spec')
+      this.refuseAnnounce(req, 'spawn_avatar (body[6]) is not an entity spec', 'Invalid announce: avatar.')
       return
     }
     const { avatar: avatarComponent, ...avatarSpec } = rawAvatar
@@ -752,8 +784,13 @@ export class Place extends EventEmitter<PlaceEvents> {
     let spec: ReturnType<typeof parseSpec>
     try {
       spec = parseSpec(avatarSpec)
+      this.world.checkParent(undefined, spec.components)
     } catch (err) {
-      this.invalid(req, `spawn_avatar: ${(err as Error).message}`)
+      this.refuseAnnounce(
+        req,
+        `spawn_avatar: ${(err as Error).message}`,
+        `Invalid avatar: ${(err as Error).message}`,
+      )
       return
     }
     const ids = this.world.spawn(spec, agent.id)
@@ -772,6 +809,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     let spec: ReturnType<typeof parseSpec>
     try {
       spec = parseSpec(req.body[1])
+      this.world.checkParent(undefined, spec.components)
     } catch (err) {
       this.invalid(req, (err as Error).message)
       return
@@ -825,6 +863,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     const values: Record<string, unknown> = {}
     try {
       for (const [name, value] of Object.entries(add)) values[name] = componentValue(name, value)
+      this.world.checkParent(eid, values)
     } catch (err) {
       this.invalid(req, (err as Error).message, ['change_components', 'error', (err as Error).message])
       return
@@ -1040,6 +1079,21 @@ export class Place extends EventEmitter<PlaceEvents> {
       requesterAgent: requester.id,
       avatarId,
     })
+  }
+}
+
+/** An announce refusal as liballonet reads it: code (a number) and message (a string). */
+function announceError(message: string): unknown[] {
+  return ['announce', 'error', ERROR_INITIALIZATION_FAILURE, message]
+}
+
+/** Whether text is JSON to JSON.parse (to tell "not JSON" from "JSON a C peer cannot parse"). */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
   }
 }
 

@@ -157,6 +157,28 @@ export class World {
     }
   }
 
+  /**
+   * Checks a `relationships.parent` about to be set on entity `id` (undefined: a new entity): the
+   * parent must exist and must not be `id` or one of its descendants. alloui indexes the parent's
+   * entry without a nil check when a `relationships` component changes
+   * (client_updateState.lua `updateRelationships`), so a dangling parent would crash every alloui
+   * app in the place; a cycle would hang anything that walks up the tree.
+   */
+  checkParent(id: string | undefined, components: Record<string, unknown>): void {
+    const rel = components.relationships
+    const parent = isPlainObject(rel) && typeof rel.parent === 'string' ? rel.parent : undefined
+    if (parent === undefined) return
+    if (!this.entities.has(parent))
+      throw new SpecError(`relationships.parent names entity ${JSON.stringify(parent)}, which does not exist`)
+    const seen = new Set<string>()
+    for (let cur: string | undefined = parent; cur !== undefined && !seen.has(cur); ) {
+      if (cur === id) throw new SpecError(`relationships.parent would make entity ${id} its own ancestor`)
+      seen.add(cur)
+      const r: unknown = this.entities.get(cur)?.components.relationships
+      cur = isPlainObject(r) && typeof r.parent === 'string' ? r.parent : undefined
+    }
+  }
+
   /** Each listed component replaces the old value wholesale; then `remove` names are deleted. */
   change(id: string, add: Record<string, unknown>, remove: string[]): void {
     const rec = this.entities.get(id)
