@@ -251,7 +251,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.maxPendingLaunches = opts.maxPendingLaunches ?? 256
     this.assets = new AssetRelay<Agent>({
       send: (agent, msg) => this.send(agent, CHANNEL.assets, msg, true),
-      sourcesFor: (requester) => [...this.agents].filter((a) => a !== requester && !a.closing),
+      sourcesFor: (requester, assetId, publishedBy) => this.assetSources(requester, assetId, publishedBy),
       warn: (agent, message) => this.warn(agent, message),
     })
     host.on('connect', (peer: TransportPeer) => this.onConnect(peer))
@@ -471,6 +471,31 @@ export class Place extends EventEmitter<PlaceEvents> {
     const what = removed.length === 1 ? '1 entity' : `${removed.length} entities`
     if (reason !== 'closed') this.log.info(`- disconnected${why}: ${agent.label}; removed ${what}`)
     this.emit('agent', { kind: 'disconnected', agent: this.info(agent), reason, removed: removed.length })
+  }
+
+  /**
+   * Whom to ask for an asset: the owner of the `published_by` entity, else the owners of entities
+   * whose components name the asset (a texture, a model, a sound), else — like the real place —
+   * every other agent. Asking only likely owners matters: alloui's AssetManager answers a request
+   * for an asset it lacks with `Client:sendAsset(name, nil, …)`, which takes `#data` of nil and
+   * raises a Lua error inside liballonet's callback, ending that app.
+   */
+  private assetSources(requester: Agent, assetId: string, publishedBy?: string): Agent[] {
+    const others = [...this.agents].filter((a) => a !== requester && !a.closing)
+    const ownersOf = (recs: Iterable<EntityRecord>) => {
+      const ids = new Set<string>()
+      for (const rec of recs) if (rec.owner !== null) ids.add(rec.owner)
+      return others.filter((a) => ids.has(a.id))
+    }
+    const published = publishedBy !== undefined ? this.world.get(publishedBy) : undefined
+    if (published) {
+      const owner = ownersOf([published])
+      if (owner.length) return owner
+    }
+    const naming: EntityRecord[] = []
+    for (const rec of this.world.all()) if (mentions(rec.components, assetId)) naming.push(rec)
+    const owners = ownersOf(naming)
+    return owners.length ? owners : others
   }
 
   private send(agent: Agent, channel: number, data: Uint8Array, reliable: boolean): void {
@@ -1085,6 +1110,17 @@ export class Place extends EventEmitter<PlaceEvents> {
 /** An announce refusal as liballonet reads it: code (a number) and message (a string). */
 function announceError(message: string): unknown[] {
   return ['announce', 'error', ERROR_INITIALIZATION_FAILURE, message]
+}
+
+/** Whether a JSON value contains the string `text` anywhere (checked without recursion). */
+function mentions(value: unknown, text: string): boolean {
+  const stack = [value]
+  while (stack.length) {
+    const v = stack.pop()
+    if (v === text) return true
+    if (typeof v === 'object' && v !== null) for (const child of Object.values(v)) stack.push(child)
+  }
+  return false
 }
 
 /** Whether text is JSON to JSON.parse (to tell "not JSON" from "JSON a C peer cannot parse"). */

@@ -175,6 +175,7 @@ test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random worl
   const value = values(r)
   const { place } = await startTestPlace(undefined, { name: 'C test place' })
   let other: AlloClient | undefined
+  let viewer: AlloClient | undefined
   try {
     const c = startC(place)
     await c.waitFor(/^connected 6$/)
@@ -280,7 +281,19 @@ test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random worl
     writeFileSync(file, ours)
     const ourId = `asset:sha256:${createHash('sha256').update(ours).digest('hex')}`
     await step(c, `asset-serve ${ourId} ${file}`, /^serving /)
+    await step(
+      c,
+      `change c2 ${button} {"material": {"texture": "${ourId}"}}`,
+      /^response c2 \["change_components","ok"\]$/,
+    )
     assert.ok((await other.requestAsset(ourId)).equals(ours))
+    // A third agent fetches a texture of the other agent's: only that agent is asked, not the
+    // app, which lacks it (alloui would crash answering; the stand-in stops with FATAL).
+    const texture = Buffer.from('a texture only the churner has')
+    const textureId = other.serveAsset(texture)
+    await other.spawnEntity({ material: { texture: textureId } })
+    viewer = await connectClient(place, undefined, 'viewer')
+    assert.ok((await viewer.requestAsset(textureId)).equals(texture))
 
     // Broken input from the other agent does not reach or break the app.
     other.sendRaw(
@@ -306,6 +319,7 @@ test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random worl
     assert.equal(c.child.exitCode, 0)
   } finally {
     await other?.disconnect().catch(() => {})
+    await viewer?.disconnect().catch(() => {})
     await place.close()
   }
 })
