@@ -65,7 +65,25 @@ export function componentValue(name: string, value: unknown): Record<string, unk
     throw new SpecError(`component "${name}" nests deeper than ${MAX_VALUE_DEPTH} levels`)
   if (name === 'relationships' && obj.parent !== undefined && typeof obj.parent !== 'string')
     throw new SpecError('relationships.parent must be an entity id string')
+  if (name === 'property_animations') checkAnimations(obj)
   return obj
+}
+
+/**
+ * A `property_animations` component as allonet's simulation reads it (src/simulation/animation.c
+ * `allosim_animate`, run by every visor on its own copy of the state): it takes
+ * `animations->child` without a NULL check and each animation's `path` as a string, so a
+ * component without an `animations` object, or an animation without a path, from and to, would
+ * crash visors.
+ */
+function checkAnimations(component: Record<string, unknown>): void {
+  const animations = component.animations
+  if (Array.isArray(animations) && animations.length === 0) return
+  if (!isPlainObject(animations))
+    throw new SpecError('property_animations.animations must be an object of animations')
+  for (const [id, anim] of Object.entries(animations))
+    if (!isPlainObject(anim) || typeof anim.path !== 'string' || !('from' in anim) || !('to' in anim))
+      throw new SpecError(`property animation ${JSON.stringify(id)} needs a string path, from and to`)
 }
 
 /** Validates an entity spec (components plus optional `children`, or `{components, children}`). */

@@ -242,6 +242,24 @@ test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random worl
     const moved = await other.spawnEntity({ ...components(), relationships: { parent: p1 } })
     await new Promise((res) => setTimeout(res, 300))
     await other.changeComponents(moved, { relationships: { parent: p2 } })
+    // Property animations, as alloui adds them (stored in the sender entity; visors run them).
+    await other.request(
+      'place',
+      [
+        'add_property_animation',
+        {
+          path: 'transform.matrix.rotation.y',
+          from: 0,
+          to: 3.14,
+          start_at: 0,
+          duration: 2,
+          easing: 'linear',
+          repeats: true,
+          autoreverses: false,
+        },
+      ],
+      { sender: moved },
+    )
     await assertSameState(c, place, place.revision)
     noFatal(c)
 

@@ -217,6 +217,30 @@ const cases: HostileCase[] = [
     ],
   },
   {
+    name: 'change_components with property_animations lacking "animations" (visors’ simulation would crash)',
+    channel: 1,
+    data: (c) =>
+      env('request', '', 'place', R, [
+        'change_components',
+        c.attackerAvatar,
+        'add_or_change',
+        { property_animations: { spin: true } },
+        'remove',
+        [],
+      ]),
+    reply: ['change_components', 'error', 'property_animations.animations must be an object of animations'],
+  },
+  {
+    name: 'spawn_entity with a property animation without a path',
+    channel: 1,
+    data: env('request', '', 'place', R, [
+      'spawn_entity',
+      { property_animations: { animations: { abc: { from: 0, to: 1 } } } },
+    ]),
+    reply: ['spawn_entity', 'error', 'invalid request'],
+    log: /needs a string path, from and to/,
+  },
+  {
     name: 'change_components making an entity its own parent',
     channel: 1,
     data: (c) =>
