@@ -64,6 +64,12 @@ export interface PlaceOptions {
   minTickGapMs?: number
   /** Largest message accepted from an agent; bigger ones get it disconnected (default 4 MiB). */
   maxMessageBytes?: number
+  /**
+   * Largest state message sent (default 32 MiB, ENet's default maximum packet size: a C client
+   * refuses — and never acknowledges — the fragments of anything bigger, so the place would end up
+   * timing it out).
+   */
+  maxStateBytes?: number
   peerLimit?: number
   /** Peer timeout in ms (ENet's maximum; default 20000). */
   timeoutMs?: number
@@ -236,6 +242,8 @@ export class Place extends EventEmitter<PlaceEvents> {
   private readonly tickMs: number
   private readonly minTickGapMs: number
   private readonly maxMessageBytes: number
+  private readonly maxStateBytes: number
+  private stateTooBig = false
   private readonly maxPendingLaunches: number
 
   private constructor(
@@ -248,6 +256,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.tickMs = opts.tickMs ?? 200
     this.minTickGapMs = opts.minTickGapMs ?? 50
     this.maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024
+    this.maxStateBytes = opts.maxStateBytes ?? 32 * 1024 * 1024
     this.maxPendingLaunches = opts.maxPendingLaunches ?? 256
     this.assets = new AssetRelay<Agent>({
       send: (agent, msg) => this.send(agent, CHANNEL.assets, msg, true),
@@ -394,10 +403,22 @@ export class Place extends EventEmitter<PlaceEvents> {
           continue
         const text = this.world.messageFor(agent.ackRev)
         const bytes = Buffer.from(text, 'utf8')
+        if (bytes.length > this.maxStateBytes) {
+          if (!this.stateTooBig)
+            this.log.warn(
+              `! the world state is ${bytes.length} bytes, more than ENet clients accept in one message (${this.maxStateBytes}); states are held back until it shrinks`,
+            )
+          this.stateTooBig = true
+          continue
+        }
         agent.peer.send(CHANNEL.statediffs, bytes, { reliable: false })
         agent.lastSentRev = snap.revision
         agent.lastSentAt = now
         agent.lastSentBig = bytes.length > SINGLE_DATAGRAM_PAYLOAD
+      }
+      if (this.stateTooBig && Buffer.byteLength(this.world.messageFor(0)) <= this.maxStateBytes) {
+        this.stateTooBig = false
+        this.log.info('* the world state fits in one message again; sending states')
       }
       this.host.flush()
       this.emit('revision', { revision: snap.revision, changed, entityCount: snap.entities.size })
