@@ -20,8 +20,11 @@ export interface AssetPeer {
 
 export interface AssetRelayOptions<P extends AssetPeer> {
   send(peer: P, message: Buffer): void
-  /** Agents that might have an asset (everyone connected except the requester). */
-  sourcesFor(requester: P): P[]
+  /**
+   * Agents to ask for an asset the place does not have (never the requester). `publishedBy` is the
+   * request's optional `published_by` entity id.
+   */
+  sourcesFor(requester: P, assetId: string, publishedBy?: string): P[]
   warn(peer: P, message: string): void
   /** Largest asset the relay fetches (bytes). */
   maxAssetBytes?: number
@@ -112,7 +115,8 @@ export class AssetRelay<P extends AssetPeer> {
       existing.requesters.push({ peer: from, range: range as [number, number] })
       return
     }
-    const sources = this.opts.sourcesFor(from)
+    const publishedBy = typeof msg.header.published_by === 'string' ? msg.header.published_by : undefined
+    const sources = this.opts.sourcesFor(from, id, publishedBy)
     if (sources.length === 0) {
       this.fail(from, id, 'Server could not find asset', 1)
       return

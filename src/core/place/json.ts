@@ -65,13 +65,47 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Parses JSON text; undefined when it is not JSON. */
+/** A `\uD800`–`\uDFFF` escape somewhere in JSON text (the only way a lone surrogate gets in). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F][0-9a-fA-F]{2}/
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * True when a parsed JSON value holds a string (or key) with an unpaired UTF-16 surrogate. Such text
+ * (e.g. `"\ud800"`) is JSON to `JSON.parse` but not to cJSON, which fails the whole parse — and
+ * liballonet dereferences the failed parse (a client crash), so it must never reach a C client.
+ */
+export function hasLoneSurrogate(value: unknown): boolean {
+  const stack = [value]
+  while (stack.length) {
+    const v = stack.pop()
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return true
+        stack.push(child)
+      }
+    }
+  }
+  return false
+}
+
+/** Why `tryParse` refused a text that JSON.parse accepts (see `hasLoneSurrogate`). */
+export const NOT_CJSON = 'has an unpaired UTF-16 surrogate escape, which cJSON (liballonet) cannot parse'
+
+/**
+ * Parses JSON text the way a C peer's cJSON would accept it: undefined when it is not JSON, or
+ * when it holds an unpaired surrogate escape (checked only when the text has a surrogate escape).
+ */
 export function tryParse(text: string): unknown {
+  let value: unknown
   try {
-    return JSON.parse(text) as unknown
+    value = JSON.parse(text) as unknown
   } catch {
     return undefined
   }
+  if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(value)) return undefined
+  return value
 }
 
 /** Structural equality of JSON values. */

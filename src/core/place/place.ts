@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
-import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, tryParse } from './json.js'
+import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, NOT_CJSON, tryParse } from './json.js'
 import { buildLaunchRequest, FAILED_CONNECTION, gatewayTarget, postToGateway } from './launch.js'
 import { simulateGrabs } from './simulation.js'
 import {
@@ -35,6 +35,7 @@ import {
 export const PROTOCOL_VERSION = 4
 export const DEFAULT_PLACE_NAME = 'Development place'
 /** allonet error codes (include/allonet/client.h). */
+export const ERROR_INITIALIZATION_FAILURE = 1002
 export const ERROR_OUTDATED_VERSION = 1003
 export const ERROR_KICKED = 1005
 const OUTDATED_MESSAGE = 'Please update your app. Outdated network protocol.'
@@ -63,6 +64,12 @@ export interface PlaceOptions {
   minTickGapMs?: number
   /** Largest message accepted from an agent; bigger ones get it disconnected (default 4 MiB). */
   maxMessageBytes?: number
+  /**
+   * Largest state message sent (default 32 MiB, ENet's default maximum packet size: a C client
+   * refuses — and never acknowledges — the fragments of anything bigger, so the place would end up
+   * timing it out).
+   */
+  maxStateBytes?: number
   peerLimit?: number
   /** Peer timeout in ms (ENet's maximum; default 20000). */
   timeoutMs?: number
@@ -235,6 +242,8 @@ export class Place extends EventEmitter<PlaceEvents> {
   private readonly tickMs: number
   private readonly minTickGapMs: number
   private readonly maxMessageBytes: number
+  private readonly maxStateBytes: number
+  private stateTooBig = false
   private readonly maxPendingLaunches: number
 
   private constructor(
@@ -247,10 +256,11 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.tickMs = opts.tickMs ?? 200
     this.minTickGapMs = opts.minTickGapMs ?? 50
     this.maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024
+    this.maxStateBytes = opts.maxStateBytes ?? 32 * 1024 * 1024
     this.maxPendingLaunches = opts.maxPendingLaunches ?? 256
     this.assets = new AssetRelay<Agent>({
       send: (agent, msg) => this.send(agent, CHANNEL.assets, msg, true),
-      sourcesFor: (requester) => [...this.agents].filter((a) => a !== requester && !a.closing),
+      sourcesFor: (requester, assetId, publishedBy) => this.assetSources(requester, assetId, publishedBy),
       warn: (agent, message) => this.warn(agent, message),
     })
     host.on('connect', (peer: TransportPeer) => this.onConnect(peer))
@@ -393,10 +403,22 @@ export class Place extends EventEmitter<PlaceEvents> {
           continue
         const text = this.world.messageFor(agent.ackRev)
         const bytes = Buffer.from(text, 'utf8')
+        if (bytes.length > this.maxStateBytes) {
+          if (!this.stateTooBig)
+            this.log.warn(
+              `! the world state is ${bytes.length} bytes, more than ENet clients accept in one message (${this.maxStateBytes}); states are held back until it shrinks`,
+            )
+          this.stateTooBig = true
+          continue
+        }
         agent.peer.send(CHANNEL.statediffs, bytes, { reliable: false })
         agent.lastSentRev = snap.revision
         agent.lastSentAt = now
         agent.lastSentBig = bytes.length > SINGLE_DATAGRAM_PAYLOAD
+      }
+      if (this.stateTooBig && Buffer.byteLength(this.world.messageFor(0)) <= this.maxStateBytes) {
+        this.stateTooBig = false
+        this.log.info('* the world state fits in one message again; sending states')
       }
       this.host.flush()
       this.emit('revision', { revision: snap.revision, changed, entityCount: snap.entities.size })
@@ -470,6 +492,31 @@ export class Place extends EventEmitter<PlaceEvents> {
     const what = removed.length === 1 ? '1 entity' : `${removed.length} entities`
     if (reason !== 'closed') this.log.info(`- disconnected${why}: ${agent.label}; removed ${what}`)
     this.emit('agent', { kind: 'disconnected', agent: this.info(agent), reason, removed: removed.length })
+  }
+
+  /**
+   * Whom to ask for an asset: the owner of the `published_by` entity, else the owners of entities
+   * whose components name the asset (a texture, a model, a sound), else — like the real place —
+   * every other agent. Asking only likely owners matters: alloui's AssetManager answers a request
+   * for an asset it lacks with `Client:sendAsset(name, nil, …)`, which takes `#data` of nil and
+   * raises a Lua error inside liballonet's callback, ending that app.
+   */
+  private assetSources(requester: Agent, assetId: string, publishedBy?: string): Agent[] {
+    const others = [...this.agents].filter((a) => a !== requester && !a.closing)
+    const ownersOf = (recs: Iterable<EntityRecord>) => {
+      const ids = new Set<string>()
+      for (const rec of recs) if (rec.owner !== null) ids.add(rec.owner)
+      return others.filter((a) => ids.has(a.id))
+    }
+    const published = publishedBy !== undefined ? this.world.get(publishedBy) : undefined
+    if (published) {
+      const owner = ownersOf([published])
+      if (owner.length) return owner
+    }
+    const naming: EntityRecord[] = []
+    for (const rec of this.world.all()) if (mentions(rec.components, assetId)) naming.push(rec)
+    const owners = ownersOf(naming)
+    return owners.length ? owners : others
   }
 
   private send(agent: Agent, channel: number, data: Uint8Array, reliable: boolean): void {
@@ -590,9 +637,11 @@ export class Place extends EventEmitter<PlaceEvents> {
   }
 
   private onInteraction(agent: Agent, data: Buffer): void {
-    const msg = tryParse(data.toString('utf8'))
+    const text = data.toString('utf8')
+    const msg = tryParse(text)
     if (!Array.isArray(msg)) {
-      this.warn(agent, 'dropped a commands message that is not a JSON array')
+      const why = msg === undefined && isJson(text) ? NOT_CJSON : 'is not a JSON array'
+      this.warn(agent, `dropped a commands message that ${why}`)
       return
     }
     if (msg.length < 6 || msg[0] !== 'interaction') {
@@ -632,6 +681,19 @@ export class Place extends EventEmitter<PlaceEvents> {
       event('place')
       this.onPlaceInteraction(req)
       this.forceTick()
+      return
+    }
+    if (name === 'announce') {
+      // liballonet takes ANY interaction whose body is ["announce", …] as the place's answer to its
+      // own announce (client.c parse_interaction): forwarded, it would replace the receiver's avatar
+      // id or, with "error", end its session. Only the place may send those.
+      this.warn(
+        agent,
+        `${type} ["announce", …] to ${JSON.stringify(receiver)} not delivered: only the place answers announces`,
+      )
+      event('dropped')
+      if (type === 'request')
+        this.respond(agent, requestId, announceError('an announce must be sent to "place"'))
       return
     }
     const target = receiver === '' ? undefined : this.world.get(receiver)
@@ -714,14 +776,30 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.respond(req.agent, req.requestId, body ?? [req.name, 'error', 'invalid request'])
   }
 
+  /**
+   * Refuses an announce. liballonet reads a refusal as ["announce", "error", <code number>,
+   * <message string>] and hands both to the app's disconnect callback (client.c parse_interaction),
+   * then stops: so the body always has that shape, and an agent whose first announce failed is
+   * disconnected (it has no avatar and its client has given up).
+   */
+  private refuseAnnounce(req: Req, why: string, message: string): void {
+    const { agent } = req
+    this.warn(agent, `announce refused: ${why}`)
+    this.respond(agent, req.requestId, announceError(message))
+    if (agent.announced) return
+    agent.closing = true
+    agent.peer.disconnect(ERROR_INITIALIZATION_FAILURE)
+    this.emit('agent', { kind: 'refused', agent: this.info(agent), reason: why })
+  }
+
   private announce(req: Req): void {
     const { agent, body } = req
     if (agent.announced) {
-      this.invalid(req, 'announced a second time; ignored', ['announce', 'error', 'already announced'])
+      this.refuseAnnounce(req, 'announced a second time (its first avatar stays)', 'Already announced.')
       return
     }
     if (body.length < 7) {
-      this.invalid(req, 'announce body has fewer than 7 elements')
+      this.refuseAnnounce(req, 'announce body has fewer than 7 elements', 'Invalid announce.')
       return
     }
     const version = body[2]
@@ -736,12 +814,12 @@ export class Place extends EventEmitter<PlaceEvents> {
     }
     const identity = asObject(body[4])
     if (!identity || nestsDeeperThan(identity, MAX_VALUE_DEPTH)) {
-      this.invalid(req, 'identity (body[4]) is not an object')
+      this.refuseAnnounce(req, 'identity (body[4]) is not an object', 'Invalid announce: identity.')
       return
     }
     const rawAvatar = asObject(body[6])
     if (!rawAvatar) {
-      this.invalid(req, 'spawn_avatar (body[6]) is not an entity spec')
+      this.refuseAnnounce(req, 'spawn_avatar (body[6]) is not an entity spec', 'Invalid announce: avatar.')
       return
     }
     const { avatar: avatarComponent, ...avatarSpec } = rawAvatar
@@ -752,8 +830,13 @@ export class Place extends EventEmitter<PlaceEvents> {
     let spec: ReturnType<typeof parseSpec>
     try {
       spec = parseSpec(avatarSpec)
+      this.world.checkParent(undefined, spec.components)
     } catch (err) {
-      this.invalid(req, `spawn_avatar: ${(err as Error).message}`)
+      this.refuseAnnounce(
+        req,
+        `spawn_avatar: ${(err as Error).message}`,
+        `Invalid avatar: ${(err as Error).message}`,
+      )
       return
     }
     const ids = this.world.spawn(spec, agent.id)
@@ -772,6 +855,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     let spec: ReturnType<typeof parseSpec>
     try {
       spec = parseSpec(req.body[1])
+      this.world.checkParent(undefined, spec.components)
     } catch (err) {
       this.invalid(req, (err as Error).message)
       return
@@ -825,6 +909,7 @@ export class Place extends EventEmitter<PlaceEvents> {
     const values: Record<string, unknown> = {}
     try {
       for (const [name, value] of Object.entries(add)) values[name] = componentValue(name, value)
+      this.world.checkParent(eid, values)
     } catch (err) {
       this.invalid(req, (err as Error).message, ['change_components', 'error', (err as Error).message])
       return
@@ -1040,6 +1125,32 @@ export class Place extends EventEmitter<PlaceEvents> {
       requesterAgent: requester.id,
       avatarId,
     })
+  }
+}
+
+/** An announce refusal as liballonet reads it: code (a number) and message (a string). */
+function announceError(message: string): unknown[] {
+  return ['announce', 'error', ERROR_INITIALIZATION_FAILURE, message]
+}
+
+/** Whether a JSON value contains the string `text` anywhere (checked without recursion). */
+function mentions(value: unknown, text: string): boolean {
+  const stack = [value]
+  while (stack.length) {
+    const v = stack.pop()
+    if (v === text) return true
+    if (typeof v === 'object' && v !== null) for (const child of Object.values(v)) stack.push(child)
+  }
+  return false
+}
+
+/** Whether text is JSON to JSON.parse (to tell "not JSON" from "JSON a C peer cannot parse"). */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
   }
 }
 

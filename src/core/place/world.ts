@@ -65,7 +65,25 @@ export function componentValue(name: string, value: unknown): Record<string, unk
     throw new SpecError(`component "${name}" nests deeper than ${MAX_VALUE_DEPTH} levels`)
   if (name === 'relationships' && obj.parent !== undefined && typeof obj.parent !== 'string')
     throw new SpecError('relationships.parent must be an entity id string')
+  if (name === 'property_animations') checkAnimations(obj)
   return obj
+}
+
+/**
+ * A `property_animations` component as allonet's simulation reads it (src/simulation/animation.c
+ * `allosim_animate`, run by every visor on its own copy of the state): it takes
+ * `animations->child` without a NULL check and each animation's `path` as a string, so a
+ * component without an `animations` object, or an animation without a path, from and to, would
+ * crash visors.
+ */
+function checkAnimations(component: Record<string, unknown>): void {
+  const animations = component.animations
+  if (Array.isArray(animations) && animations.length === 0) return
+  if (!isPlainObject(animations))
+    throw new SpecError('property_animations.animations must be an object of animations')
+  for (const [id, anim] of Object.entries(animations))
+    if (!isPlainObject(anim) || typeof anim.path !== 'string' || !('from' in anim) || !('to' in anim))
+      throw new SpecError(`property animation ${JSON.stringify(id)} needs a string path, from and to`)
 }
 
 /** Validates an entity spec (components plus optional `children`, or `{components, children}`). */
@@ -154,6 +172,28 @@ export class World {
     for (;;) {
       const id = entityId()
       if (!this.entities.has(id)) return id
+    }
+  }
+
+  /**
+   * Checks a `relationships.parent` about to be set on entity `id` (undefined: a new entity): the
+   * parent must exist and must not be `id` or one of its descendants. alloui indexes the parent's
+   * entry without a nil check when a `relationships` component changes
+   * (client_updateState.lua `updateRelationships`), so a dangling parent would crash every alloui
+   * app in the place; a cycle would hang anything that walks up the tree.
+   */
+  checkParent(id: string | undefined, components: Record<string, unknown>): void {
+    const rel = components.relationships
+    const parent = isPlainObject(rel) && typeof rel.parent === 'string' ? rel.parent : undefined
+    if (parent === undefined) return
+    if (!this.entities.has(parent))
+      throw new SpecError(`relationships.parent names entity ${JSON.stringify(parent)}, which does not exist`)
+    const seen = new Set<string>()
+    for (let cur: string | undefined = parent; cur !== undefined && !seen.has(cur); ) {
+      if (cur === id) throw new SpecError(`relationships.parent would make entity ${id} its own ancestor`)
+      seen.add(cur)
+      const r: unknown = this.entities.get(cur)?.components.relationships
+      cur = isPlainObject(r) && typeof r.parent === 'string' ? r.parent : undefined
     }
   }
 

@@ -101,3 +101,25 @@ test('every source gone or silent: requesters get mid 3', async () => {
   await new Promise((res) => setTimeout(res, 400))
   assert.equal(a.got.at(-1)?.mid, ASSET_FAILURE, 'timed out')
 })
+
+test('the relay asks only the sources the place names for that asset (and passes published_by on)', () => {
+  const [a, b, c] = [peer('a'), peer('b'), peer('c')]
+  const asked: unknown[] = []
+  const r = new AssetRelay<P>({
+    send: (p, msg) => {
+      const m = decodeAsset(msg)
+      assert.ok(typeof m !== 'string')
+      p.got.push(m)
+    },
+    sourcesFor: (req, id, publishedBy) => {
+      asked.push([req.id, id, publishedBy])
+      return [c]
+    },
+    warn: () => {},
+  })
+  r.handle(a, encodeAsset(ASSET_REQUEST, { id: ID, range: [0, 10], published_by: 'someentity' }))
+  assert.deepEqual(asked, [['a', ID, 'someentity']])
+  assert.equal(b.got.length, 0, 'an agent the place did not name is not asked')
+  assert.equal(c.got[0].mid, ASSET_REQUEST)
+  r.close()
+})

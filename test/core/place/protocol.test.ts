@@ -321,7 +321,7 @@ for (const [name, make] of transports) {
       assert.ok(log.has(/refused .*protocol version 3/))
       const twice = await join('twice')
       const res = await twice.request('place', ['announce', 'version', 4, 'identity', {}, 'spawn_avatar', {}])
-      assert.deepEqual(res, ['announce', 'error', 'already announced'])
+      assert.deepEqual(res, ['announce', 'error', 1002, 'Already announced.'])
       assert.equal(place.snapshot().entities.filter((e) => e.ownerName === 'twice').length, 1)
     })
 
