@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { upgradeApp } from '../core/deps/app.js'
+import { c } from '../core/output.js'
 
 export default class Upgrade extends BaseCommand {
   static override summary = 'Lock and install a newer allonet: the newest of a branch, or a given version'
@@ -42,6 +43,7 @@ The lock is only rewritten once the new library has been downloaded and verified
       baseUrl: flags['base-url'],
       timeoutMs: flags.timeout * 1000,
       say: (line) => this.log(line),
+      warn: (line) => process.stderr.write(`${c.yellow('!')} ${line}\n`),
     })
   }
 }

@@ -40,6 +40,8 @@ interface PageState {
   screenPointOf(id: string): { x: number; y: number } | null
   /** The entity as the page has it. */
   entity(id: string): ViewEntity | null
+  /** The meshes the 3D view draws for an entity (vertex and index counts, colour). */
+  meshesOf(id: string): Array<{ vertices: number; indices: number; color: string }>
 }
 
 declare global {
@@ -82,6 +84,9 @@ const state: PageState = {
   },
   entity(id: string) {
     return entities.get(id) ?? null
+  },
+  meshesOf(id: string) {
+    return view.meshesOf(id)
   },
   screenPointOf(id: string) {
     const p = view.centreOf(id)
@@ -142,6 +147,7 @@ function onMessage(msg: ServerMessage): void {
       for (const e of msg.entities) entities.set(e.id, e)
       agents = msg.agents
       self = msg.self
+      view.setOwnHand(self.handId)
       log = msg.log.slice()
       state.placeName = msg.placeName
       $('place-name').textContent = msg.placeName
@@ -159,6 +165,7 @@ function onMessage(msg: ServerMessage): void {
     case 'agents':
       agents = msg.agents
       self = msg.self
+      view.setOwnHand(self.handId)
       break
     case 'interaction':
       log.push(msg.entry)

@@ -11,7 +11,7 @@ import {
   type ViewEntity,
 } from '../core/view/protocol.js'
 
-export type ContentKind = 'inline' | 'asset' | 'hardcoded' | 'text' | 'none'
+export type ContentKind = 'inline' | 'asset' | 'hardcoded' | 'text' | 'hand' | 'none'
 
 interface Node {
   id: string
@@ -86,6 +86,8 @@ export class SceneView {
   frames = 0
   /** Entities left out of "Frame all" (the page's own hand). */
   skipFraming: (id: string) => boolean = () => false
+  /** The page's own hand entity (it has no geometry in the place; the view draws one for it). */
+  private ownHand: string | null = null
   /** Assets that failed to load (id → reason), for the page's state. */
   readonly assetErrors = new Map<string, string>()
   /** Assets loaded, for the page's state. */
@@ -126,6 +128,20 @@ export class SceneView {
     this.needsRender = true
   }
 
+  /** Marks which entity is the page's own hand, so it gets a visible shape (redrawn if it exists). */
+  setOwnHand(id: string | null): void {
+    if (id === this.ownHand) return
+    const before = this.ownHand
+    this.ownHand = id
+    for (const n of [before, id]) {
+      const node = n ? this.nodes.get(n) : undefined
+      if (!node) continue
+      node.contentKey = '' // rebuild on the next upsert
+      this.upsert({ id: node.id, components: node.group.userData.components } as ViewEntity)
+    }
+    this.invalidate()
+  }
+
   private resize(): void {
     const w = this.canvas.clientWidth || 1
     const h = this.canvas.clientHeight || 1
@@ -153,6 +169,21 @@ export class SceneView {
 
   ids(): string[] {
     return [...this.nodes.keys()]
+  }
+
+  /** The meshes an entity draws (its own content, not its children's), for tests. */
+  meshesOf(id: string): Array<{ vertices: number; indices: number; color: string }> {
+    const out: Array<{ vertices: number; indices: number; color: string }> = []
+    this.nodes.get(id)?.content?.traverse((o) => {
+      if (!(o instanceof THREE.Mesh)) return
+      const m = (Array.isArray(o.material) ? o.material[0] : o.material) as THREE.MeshStandardMaterial
+      out.push({
+        vertices: o.geometry.getAttribute('position')?.count ?? 0,
+        indices: o.geometry.index?.count ?? 0,
+        color: m.color ? `#${m.color.getHexString()}` : '',
+      })
+    })
+    return out
   }
 
   kinds(): Record<string, ContentKind> {
@@ -301,12 +332,28 @@ export class SceneView {
           holder.add(gltf.scene)
           this.assetsLoaded.add(assetId)
           this.world.updateMatrixWorld(true)
+          // The model arrives after the entity: fit the selection box and, if nothing was framed yet, the camera.
+          if (this.selected === id) this.updateSelectionBox()
+          if (!this.framedOnce && this.frameAll()) this.framedOnce = true
           this.invalidate()
         },
         undefined,
-        (err) => this.assetErrors.set(assetId, `model of ${id}: ${(err as Error).message ?? err}`),
+        (err) => {
+          this.assetErrors.set(assetId, `model of ${id}: ${(err as Error).message ?? err}`)
+          this.invalidate()
+        },
       )
       return { object: holder, kind: 'asset' }
+    }
+    if (id === this.ownHand && !g) {
+      // The page's hand: a small translucent hand-sized block with a pointing finger (not pickable).
+      const hand = new THREE.Group()
+      const mat = new THREE.MeshStandardMaterial({ color: 0x7fc4ff, transparent: true, opacity: 0.75 })
+      const palm = new THREE.Mesh(new THREE.BoxGeometry(0.06, 0.02, 0.09), mat)
+      const finger = new THREE.Mesh(new THREE.BoxGeometry(0.015, 0.015, 0.06), mat)
+      finger.position.set(0, 0, -0.07)
+      hand.add(palm, finger)
+      return { object: hand, kind: 'hand' }
     }
     if (g?.type === 'hardcoded-model') {
       const name = String(g.name ?? '')
@@ -331,6 +378,7 @@ export class SceneView {
   private pickables(): THREE.Object3D[] {
     const out: THREE.Object3D[] = []
     for (const node of this.nodes.values()) {
+      if (node.id === this.ownHand) continue
       if (node.collider) out.push(node.collider)
       if (node.content) out.push(node.content)
     }

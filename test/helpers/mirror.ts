@@ -13,6 +13,8 @@ export type Route =
   | { kind: 'redirect'; to: string; status?: number }
   /** Sends headers (declaring `length` bytes), then `sendBytes` of them, then stalls forever. */
   | { kind: 'stall'; length: number; sendBytes?: number }
+  /** Sends headers and the first half of `body`, waits for `open`, then sends the rest. */
+  | { kind: 'gated'; body: Buffer; open: Promise<void> }
   /** Declares `length` bytes, sends `sendBytes`, then closes the connection. */
   | { kind: 'truncate'; length: number; sendBytes: number }
 
@@ -66,6 +68,16 @@ export async function startMirror(): Promise<Mirror> {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length })
         res.write(Buffer.alloc(route.sendBytes ?? 0, 0x7f))
         return // never ends; closed by close()
+      case 'gated': {
+        const half = Math.floor(route.body.length / 2)
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': route.body.length,
+        })
+        res.write(route.body.subarray(0, half))
+        void route.open.then(() => res.end(route.body.subarray(half)))
+        return
+      }
       case 'truncate':
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length })
         res.write(Buffer.alloc(route.sendBytes, 0x7f), () => req.socket.destroy())

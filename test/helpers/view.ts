@@ -122,6 +122,7 @@ export interface PageView {
   entity(id: string): { components: Record<string, unknown> } | null
   assetsLoaded: string[]
   assetErrors: Record<string, string>
+  meshesOf(id: string): Array<{ vertices: number; indices: number; color: string }>
 }
 
 export function pageState(page: Page) {

@@ -1,12 +1,13 @@
 /** What `assist fetch` and `assist upgrade` do for one app, start to finish; commands only parse flags and print. */
-import { relative } from 'node:path'
+import { join, relative } from 'node:path'
 import { UserError } from '../errors.js'
-import { findProject } from '../project.js'
+import { type AppProject, findProject } from '../project.js'
 import { ensureAlloui } from './alloui.js'
 import { buildFromSource } from './build.js'
 import { fetchLocked, upgrade } from './fetch.js'
-import { installFromFile, requirePlatform } from './install.js'
-import { isVersion, readLock, requireLock, writeCache } from './lock.js'
+import { type LockEvents, withLock } from './fetch-lock.js'
+import { installFromFile, type PlatformInfo, requirePlatform } from './install.js'
+import { isVersion, LIB_DIR, readLock, requireLock, writeCache } from './lock.js'
 import { type Progress, terminalProgress } from './progress.js'
 
 export interface AppDepsOptions {
@@ -17,6 +18,16 @@ export interface AppDepsOptions {
   warn?: (line: string) => void
   /** Progress display factory (default: a bar on stderr when it is a TTY). */
   progress?: (label: string, unit: 'bytes' | '%') => Promise<Progress>
+}
+
+/** The per-app lock: one fetch/upgrade at a time writes allo/lib (and checks out alloui). */
+export function appLockDir(root: string): string {
+  return join(root, LIB_DIR, '.assist-fetch.lock')
+}
+
+/** Lock messages go to `warn` (stderr), one line each. */
+function lockEvents(warn: (line: string) => void): LockEvents {
+  return { onWait: warn, onTakeover: warn, onCompromised: warn }
 }
 
 export interface FetchAppOptions extends AppDepsOptions {
@@ -36,14 +47,27 @@ export async function fetchApp(opts: FetchAppOptions): Promise<void> {
   const progress = opts.progress ?? ((l, u) => terminalProgress(l, u))
   const project = findProject(opts.cwd)
   const p = requirePlatform()
-  const rel = (path: string) => relative(project.root, path)
   if (opts.version !== undefined && !opts.from)
     throw new UserError('--version only applies with --from FILE (it records the version of that file).')
   if (opts.version !== undefined && !isVersion(opts.version))
     throw new UserError(
       `--version "${opts.version}" is not an allonet version: expected e.g. 4.0.54.g53838b4.`,
     )
+  // Two fetches of one app at once would race on allo/lib: the second waits, then finds the work done.
+  await withLock(appLockDir(project.root), { what: 'assist fetch', where: LIB_DIR }, lockEvents(warn), () =>
+    fetchHoldingLock(opts, project, p, env, warn, progress),
+  )
+}
 
+async function fetchHoldingLock(
+  opts: FetchAppOptions,
+  project: AppProject,
+  p: PlatformInfo,
+  env: NodeJS.ProcessEnv,
+  warn: (line: string) => void,
+  progress: NonNullable<AppDepsOptions['progress']>,
+): Promise<void> {
+  const rel = (path: string) => relative(project.root, path)
   if (project.kind === 'lua') {
     const ui = await ensureAlloui(project.root, env)
     if (ui === 'checked-out') opts.say('alloui: checked out allo/deps/alloui')
@@ -81,6 +105,10 @@ export async function fetchApp(opts: FetchAppOptions): Promise<void> {
         opts.say(`allonet ${version}: ${m}`)
       },
       onPercent: (pct) => bar.update(pct),
+      lockEvents: lockEvents((line) => {
+        bar.stop()
+        warn(line)
+      }),
     }).finally(() => bar.stop())
     writeCache(project.root, version)
     opts.say(
@@ -121,14 +149,19 @@ export async function upgradeApp(opts: UpgradeAppOptions): Promise<void> {
   const progress = opts.progress ?? ((l, u) => terminalProgress(l, u))
   const project = findProject(opts.cwd)
   const p = requirePlatform()
-  const bar = await progress('downloading', 'bytes')
-  const out = await upgrade(project, p, opts.spec, {
-    baseUrl: opts.baseUrl,
-    env,
-    timeoutMs: opts.timeoutMs,
-    progress: bar,
-    onResolved: (from, to) => opts.say(`allonet ${from ?? '(none)'} → ${to}`),
-  })
+  const out = await withLock(
+    appLockDir(project.root),
+    { what: 'assist upgrade', where: LIB_DIR },
+    lockEvents(opts.warn ?? opts.say),
+    async () =>
+      upgrade(project, p, opts.spec, {
+        baseUrl: opts.baseUrl,
+        env,
+        timeoutMs: opts.timeoutMs,
+        progress: await progress('downloading', 'bytes'),
+        onResolved: (from, to) => opts.say(`allonet ${from ?? '(none)'} → ${to}`),
+      }),
+  )
   if (out.action === 'up-to-date') opts.say(`Already at ${out.to}; nothing to do.`)
   else
     opts.say(

@@ -20,6 +20,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
 import { isFile } from '../fsutil.js'
 import { type CommandResult, LaunchError, runCommand } from '../launcher.js'
+import { type LockEvents, withLock } from './fetch-lock.js'
 import { assertLibrary, commitTemp, libraryTarget, type PlatformInfo, tempBeside } from './install.js'
 import { interrupted, release, removeOnInterrupt } from './interrupt.js'
 import { commitOfVersion } from './lock.js'
@@ -39,6 +40,8 @@ export interface BuildOptions {
   onStep?: (message: string) => void
   /** Build progress in percent, from CMake's `[ NN%]` lines. */
   onPercent?: (percent: number) => void
+  /** Waiting for (or taking over) the build-cache lock another assist holds. */
+  lockEvents?: LockEvents
 }
 
 export interface BuildOutcome {
@@ -157,108 +160,123 @@ export async function buildFromSource(
     throw new UserError(
       `--allonet-url ${sourceUrl}: no such folder. Give a git URL or the path of an allonet clone.`,
     )
-  mkdirSync(cacheDir, { recursive: true })
-  appendFileSync(
-    logPath,
-    `\n=== assist fetch --build ${opts.version} from ${sourceUrl} (${new Date().toISOString()})\n`,
-  )
-  const log = (line: string) => appendFileSync(logPath, `${line}\n`)
-  const fail = (what: string, r?: CommandResult, extra = ''): never => {
-    const how = r ? (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`) : ''
-    throw new UserError(
-      `Building allonet ${opts.version} failed while ${what}${how ? ` (${how})` : ''}${extra}. The full log is in ${logPath}. ` +
-        'The installed library was not changed.',
-    )
-  }
-  const run = async (what: string, argv: string[], cwd?: string, onLine?: (l: string) => void) => {
-    log(`$ ${argv.join(' ')}`)
-    let r: CommandResult
-    try {
-      r = await runCommand(argv, {
-        cwd,
-        env,
-        signal: interrupted,
-        onLine: (l) => {
-          log(l)
-          onLine?.(l)
-        },
-      })
-    } catch (err) {
-      if (err instanceof LaunchError) return fail(what, undefined, `: ${err.message}`)
-      throw err
-    }
-    if (r.code !== 0) return fail(what, r)
-    return r
-  }
-  // A local mirror's submodules are local paths too; git refuses those by default, so allow them for it.
-  const gitCfg = local !== undefined ? ['-c', 'protocol.file.allow=always'] : []
-
-  const src = join(cacheDir, 'src')
-  if (!existsSync(join(src, '.git'))) {
-    const tmpSrc = `${src}.${process.pid}.tmp`
-    rmSync(tmpSrc, { recursive: true, force: true })
-    removeOnInterrupt(tmpSrc)
-    step(`cloning ${sourceUrl}`)
-    try {
-      await run('cloning', ['git', ...gitCfg, 'clone', '--no-checkout', local ?? sourceUrl, tmpSrc])
-      const has = await runCommand(['git', 'cat-file', '-e', `${commit}^{commit}`], { cwd: tmpSrc, env })
-      if (has.code !== 0)
-        throw new UserError(
-          `Commit ${commit} (from allonet version ${opts.version}) is not in ${sourceUrl}. Check the version in allo/allonet.lock ` +
-            'or point --allonet-url at a repository that has it.',
+  // One build per cache entry at a time (two apps, or two terminals, building the same version).
+  return withLock(
+    join(cacheDir, '.lock'),
+    { what: 'assist fetch --build', where: `the build cache for allonet ${opts.version}` },
+    opts.lockEvents ?? {},
+    async () => {
+      if (isFile(cachedLib)) {
+        step(
+          `using the cached build of allonet ${opts.version} (${cacheDir}), just made by another assist fetch`,
         )
-      step(`checking out ${commit} with submodules`)
-      await run('checking out', ['git', 'checkout', '--detach', commit], tmpSrc)
-      await run(
-        'checking out submodules',
-        ['git', ...gitCfg, 'submodule', 'update', '--init', '--recursive'],
-        tmpSrc,
+        install(cachedLib)
+        return { version: opts.version, commit, target, cached: true, cacheDir, logPath }
+      }
+      mkdirSync(cacheDir, { recursive: true })
+      appendFileSync(
+        logPath,
+        `\n=== assist fetch --build ${opts.version} from ${sourceUrl} (${new Date().toISOString()})\n`,
       )
-      rmSync(src, { recursive: true, force: true })
-      renameSync(tmpSrc, src)
-      release(tmpSrc)
-    } catch (err) {
-      rmSync(tmpSrc, { recursive: true, force: true })
-      throw err
-    }
-  }
+      const log = (line: string) => appendFileSync(logPath, `${line}\n`)
+      const fail = (what: string, r?: CommandResult, extra = ''): never => {
+        const how = r ? (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`) : ''
+        throw new UserError(
+          `Building allonet ${opts.version} failed while ${what}${how ? ` (${how})` : ''}${extra}. The full log is in ${logPath}. ` +
+            'The installed library was not changed.',
+        )
+      }
+      const run = async (what: string, argv: string[], cwd?: string, onLine?: (l: string) => void) => {
+        log(`$ ${argv.join(' ')}`)
+        let r: CommandResult
+        try {
+          r = await runCommand(argv, {
+            cwd,
+            env,
+            signal: interrupted,
+            onLine: (l) => {
+              log(l)
+              onLine?.(l)
+            },
+          })
+        } catch (err) {
+          if (err instanceof LaunchError) return fail(what, undefined, `: ${err.message}`)
+          throw err
+        }
+        if (r.code !== 0) return fail(what, r)
+        return r
+      }
+      // A local mirror's submodules are local paths too; git refuses those by default, so allow them for it.
+      const gitCfg = local !== undefined ? ['-c', 'protocol.file.allow=always'] : []
 
-  const buildDir = join(cacheDir, 'build')
-  step('configuring (cmake, Release)')
-  await run('configuring', ['cmake', '-S', src, '-B', buildDir, '-DCMAKE_BUILD_TYPE=Release'])
-  step(`building the ${cmakeTarget} target`)
-  await run(
-    'building',
-    [
-      'cmake',
-      '--build',
-      buildDir,
-      '--target',
-      cmakeTarget,
-      '--config',
-      'Release',
-      '--parallel',
-      String(availableParallelism()),
-    ],
-    undefined,
-    (l) => {
-      const pct = parseBuildPercent(l)
-      if (pct !== undefined) opts.onPercent?.(pct)
+      const src = join(cacheDir, 'src')
+      if (!existsSync(join(src, '.git'))) {
+        const tmpSrc = `${src}.${process.pid}.tmp`
+        rmSync(tmpSrc, { recursive: true, force: true })
+        removeOnInterrupt(tmpSrc)
+        step(`cloning ${sourceUrl}`)
+        try {
+          await run('cloning', ['git', ...gitCfg, 'clone', '--no-checkout', local ?? sourceUrl, tmpSrc])
+          const has = await runCommand(['git', 'cat-file', '-e', `${commit}^{commit}`], { cwd: tmpSrc, env })
+          if (has.code !== 0)
+            throw new UserError(
+              `Commit ${commit} (from allonet version ${opts.version}) is not in ${sourceUrl}. Check the version in allo/allonet.lock ` +
+                'or point --allonet-url at a repository that has it.',
+            )
+          step(`checking out ${commit} with submodules`)
+          await run('checking out', ['git', 'checkout', '--detach', commit], tmpSrc)
+          await run(
+            'checking out submodules',
+            ['git', ...gitCfg, 'submodule', 'update', '--init', '--recursive'],
+            tmpSrc,
+          )
+          rmSync(src, { recursive: true, force: true })
+          renameSync(tmpSrc, src)
+          release(tmpSrc)
+        } catch (err) {
+          rmSync(tmpSrc, { recursive: true, force: true })
+          throw err
+        }
+      }
+
+      const buildDir = join(cacheDir, 'build')
+      step('configuring (cmake, Release)')
+      await run('configuring', ['cmake', '-S', src, '-B', buildDir, '-DCMAKE_BUILD_TYPE=Release'])
+      step(`building the ${cmakeTarget} target`)
+      await run(
+        'building',
+        [
+          'cmake',
+          '--build',
+          buildDir,
+          '--target',
+          cmakeTarget,
+          '--config',
+          'Release',
+          '--parallel',
+          String(availableParallelism()),
+        ],
+        undefined,
+        (l) => {
+          const pct = parseBuildPercent(l)
+          if (pct !== undefined) opts.onPercent?.(pct)
+        },
+      )
+      const built = findBuilt(buildDir, p.file)
+      if (!built)
+        fail(
+          'collecting the result',
+          undefined,
+          `: the build finished but made no ${p.file} (is --target right?)`,
+        )
+      assertLibrary(built as string, p, `The built ${built}`)
+      mkdirSync(join(cacheDir, 'lib'), { recursive: true })
+      const tmpLib = tempBeside(cachedLib)
+      copyFileSync(built as string, tmpLib)
+      renameSync(tmpLib, cachedLib)
+      install(cachedLib)
+      log('=== done')
+      return { version: opts.version, commit, target, cached: false, cacheDir, logPath }
     },
   )
-  const built = findBuilt(buildDir, p.file)
-  if (!built)
-    fail(
-      'collecting the result',
-      undefined,
-      `: the build finished but made no ${p.file} (is --target right?)`,
-    )
-  assertLibrary(built as string, p, `The built ${built}`)
-  mkdirSync(join(cacheDir, 'lib'), { recursive: true })
-  const tmpLib = tempBeside(cachedLib)
-  copyFileSync(built as string, tmpLib)
-  renameSync(tmpLib, cachedLib)
-  install(cachedLib)
-  log('=== done')
-  return { version: opts.version, commit, target, cached: false, cacheDir, logPath }
 }
