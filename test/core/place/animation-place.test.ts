@@ -88,7 +88,8 @@ describe('property animations in a live place', () => {
     assert.deepEqual(m, at(0, 3, -2))
     // The place's own view of the world agrees.
     const rec = place.snapshot().entities.find((e) => e.id === avatar)
-    assert.deepEqual((rec?.components.transform as { matrix: number[] }).matrix, at(0, 3, -2))
+    assert.ok(rec)
+    assert.deepEqual((rec.components.transform as { matrix: number[] }).matrix, at(0, 3, -2))
   })
 
   it('a repeating rotation keeps turning past its duration, until removed; then it stays put', async () => {
@@ -110,7 +111,8 @@ describe('property animations in a live place', () => {
     const first = await viewer.waitForState(
       (s) =>
         id in (animations(s, avatar) ?? {}) &&
-        (s.entities.place?.components.clock as { time: number }).time > start + 1,
+        (comps(s, 'place').clock as { time?: number } | undefined)?.time !== undefined &&
+        (comps(s, 'place').clock as { time: number }).time > start + 1,
     )
     const m0 = (comps(first, avatar).transform as { matrix: number[] }).matrix
     await viewer.waitForState((s) => {
