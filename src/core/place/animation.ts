@@ -239,26 +239,30 @@ function axisAngleOf(q: Quat): { angle: number; axis: number[] } {
   return { angle, axis: [(s * q[0]) / k, (s * q[1]) / k, (s * q[2]) / k] }
 }
 
-/** Column-major rotation matrix about `axis` (any length) by `angle` radians. */
+/**
+ * Column-major rotation matrix about `axis` (any non-zero length) by `angle` radians, in the form
+ * mathc's `mat4_rotation_axis` uses (so a unit axis keeps its own row/column exactly 1).
+ */
 export function rotationMatrix(axis: number[], angle: number): number[] {
-  const [x0, y0, z0] = axis
-  const len = Math.hypot(x0, y0, z0)
-  const [x, y, z] = [x0 / len, y0 / len, z0 / len]
+  const [x, y, z] = axis
   const c = cos(angle)
   const s = sin(angle)
   const t = 1 - c
+  const [xx, xy, xz, yy, yz, zz] = [x * x, x * y, x * z, y * y, y * z, z * z]
+  const l = xx + yy + zz
+  const k = sqrt(l) * s
   return [
-    t * x * x + c,
-    t * x * y + s * z,
-    t * x * z - s * y,
+    (xx + (yy + zz) * c) / l,
+    (xy * t + z * k) / l,
+    (xz * t - y * k) / l,
     0,
-    t * x * y - s * z,
-    t * y * y + c,
-    t * y * z + s * x,
+    (xy * t - z * k) / l,
+    (yy + (xx + zz) * c) / l,
+    (yz * t + x * k) / l,
     0,
-    t * x * z + s * y,
-    t * y * z - s * x,
-    t * z * z + c,
+    (xz * t + y * k) / l,
+    (yz * t - x * k) / l,
+    (zz + (xx + yy) * c) / l,
     0,
     0,
     0,
