@@ -37,16 +37,16 @@ interface PageState {
   assetsLoaded: string[]
   assetErrors: Record<string, string>
   frames: number
-  /** Canvas pixel position of an entity's collider centre (for tests). */
-  screenPointOf(id: string): { x: number; y: number } | null
-  /** The entity as the page has it. */
-  entity(id: string): ViewEntity | null
   /** The local matrix the 3D view draws an entity with (animations applied), for tests. */
   drawnMatrix(id: string): number[] | null
   /** The place's time as the page estimates it (seconds), null before the first clock. */
   placeTime(): number | null
   /** Entities with property animations, run by the page every frame. */
   animating: number
+  /** Canvas pixel position of an entity's collider centre (for tests). */
+  screenPointOf(id: string): { x: number; y: number } | null
+  /** The entity as the page has it. */
+  entity(id: string): ViewEntity | null
 }
 
 declare global {
@@ -94,13 +94,13 @@ const state: PageState = {
   get frames() {
     return view.frames
   },
-  entity(id: string) {
-    return entities.get(id) ?? null
-  },
   drawnMatrix: (id: string) => view.localMatrixOf(id),
   placeTime: () => animations.clock.now(performance.now()),
   get animating() {
     return animations.count
+  },
+  entity(id: string) {
+    return entities.get(id) ?? null
   },
   screenPointOf(id: string) {
     const p = view.centreOf(id)
