@@ -16,6 +16,7 @@ import {
   type ViewAgent,
   type ViewEntity,
 } from '../core/view/protocol.js'
+import { LocalAnimations } from './animate.js'
 import { SceneView } from './scene.js'
 
 interface PageState {
@@ -36,6 +37,12 @@ interface PageState {
   assetsLoaded: string[]
   assetErrors: Record<string, string>
   frames: number
+  /** The local matrix the 3D view draws an entity with (animations applied), for tests. */
+  drawnMatrix(id: string): number[] | null
+  /** The place's time as the page estimates it (seconds), null before the first clock. */
+  placeTime(): number | null
+  /** Entities with property animations, run by the page every frame. */
+  animating: number
   /** Canvas pixel position of an entity's collider centre (for tests). */
   screenPointOf(id: string): { x: number; y: number } | null
   /** The entity as the page has it. */
@@ -55,6 +62,13 @@ const canvas = $<HTMLCanvasElement>('scene')
 const view = new SceneView(canvas)
 
 const entities = new Map<string, ViewEntity>()
+const animations = new LocalAnimations()
+view.beforeFrame = () =>
+  animations.frame(
+    (id) => entities.get(id),
+    performance.now(),
+    (id, m) => view.setLocalMatrix(id, m),
+  )
 view.skipFraming = (id) => self.agentId !== null && entities.get(id)?.ownerId === self.agentId
 let agents: ViewAgent[] = []
 let self: SelfInfo = { agentId: null, avatarId: null, handId: null }
@@ -81,6 +95,11 @@ const state: PageState = {
   },
   get frames() {
     return view.frames
+  },
+  drawnMatrix: (id: string) => view.localMatrixOf(id),
+  placeTime: () => animations.clock.now(performance.now()),
+  get animating() {
+    return animations.count
   },
   entity(id: string) {
     return entities.get(id) ?? null
@@ -155,12 +174,14 @@ function onMessage(msg: ServerMessage): void {
         msg.entities,
         removed.filter((id) => !entities.has(id)),
       )
+      animations.track(msg.entities, removed, performance.now())
       break
     }
     case 'entities':
       for (const id of msg.removed) entities.delete(id)
       for (const e of msg.changed) entities.set(e.id, e)
       view.apply(msg.changed, msg.removed)
+      animations.track(msg.changed, msg.removed, performance.now())
       break
     case 'agents':
       agents = msg.agents

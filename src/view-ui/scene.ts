@@ -92,6 +92,8 @@ export class SceneView {
   readonly assetErrors = new Map<string, string>()
   /** Assets loaded, for the page's state. */
   readonly assetsLoaded = new Set<string>()
+  /** Runs before each frame; true: draw this frame (something animates). */
+  beforeFrame: () => boolean = () => false
 
   constructor(readonly canvas: HTMLCanvasElement) {
     this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true })
@@ -113,6 +115,7 @@ export class SceneView {
     new ResizeObserver(() => this.resize()).observe(canvas)
     this.resize()
     const loop = () => {
+      if (this.beforeFrame()) this.needsRender = true
       if (this.needsRender) {
         this.needsRender = false
         this.controls.update()
@@ -165,6 +168,20 @@ export class SceneView {
     else this.updateSelectionBox()
     if (!this.framedOnce && this.frameAll()) this.framedOnce = true
     this.invalidate()
+  }
+
+  /** Sets an entity's local matrix for the next frames (animations), until its next update. */
+  setLocalMatrix(id: string, m: number[]): void {
+    const node = this.nodes.get(id)
+    if (!node) return
+    node.group.matrix.fromArray(m)
+    node.group.matrixWorldNeedsUpdate = true
+    if (id === this.selected) this.updateSelectionBox()
+  }
+
+  /** The local matrix an entity is drawn with (column-major), for the page's state. */
+  localMatrixOf(id: string): number[] | null {
+    return this.nodes.get(id)?.group.matrix.toArray() ?? null
   }
 
   ids(): string[] {

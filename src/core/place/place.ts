@@ -7,6 +7,7 @@
  */
 
 import { EventEmitter } from 'node:events'
+import { animateEntity } from './animation.js'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
 import { cjsonPrint, isPlainObject, jsonClone, jsonEqual, NOT_CJSON, tryParse } from './json.js'
@@ -386,8 +387,10 @@ export class Place extends EventEmitter<PlaceEvents> {
     try {
       this.simulatePoses()
       simulateGrabs(this.world, this.agents)
+      const time = this.serverTime()
+      this.simulateAnimations(time)
       const changed = this.world.dirty
-      this.world.setComponent('place', 'clock', { time: this.serverTime() })
+      this.world.setComponent('place', 'clock', { time })
       const snap = this.world.commit()
       const now = performance.now()
       for (const agent of this.agents) {
@@ -427,6 +430,22 @@ export class Place extends EventEmitter<PlaceEvents> {
     } finally {
       this.scheduleTick(this.tickMs)
     }
+  }
+
+  /**
+   * allonet's property animations (`allosim_animate`): every entity's `property_animations` move
+   * their paths to where they are at `time`, written into the state so the next deltas carry them;
+   * finished non-repeating animations are removed (see animation.ts).
+   */
+  private simulateAnimations(time: number): void {
+    const updates: Array<[string, Record<string, unknown>, string[]]> = []
+    for (const rec of this.world.all()) {
+      if (rec.components.property_animations === undefined) continue
+      const r = animateEntity(rec.components, time)
+      if (r) updates.push([rec.id, r.components, r.changed])
+    }
+    for (const [id, components, changed] of updates)
+      for (const name of changed) this.world.setComponent(id, name, components[name])
   }
 
   /**
