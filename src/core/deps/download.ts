@@ -3,7 +3,8 @@
  * an idle timeout, streaming to a file with a running sha256, and one clear message per failure.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import { open } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -205,9 +206,21 @@ export async function downloadToFile(
   dest: string,
   opts: DownloadOptions,
 ): Promise<DownloadResult> {
-  const { res, url: finalUrl } = await openUrl(url, opts)
+  // The file is opened before the request: a write stream that opens lazily can create it after a
+  // failed pipeline has returned and the caller has removed it (a stray temp file), and an await
+  // between the response and the pipe would lose bytes that arrived before a cut-off.
+  const file = await open(dest, 'wx')
+  let res: IncomingMessage
+  let finalUrl: string
+  try {
+    ;({ res, url: finalUrl } = await openUrl(url, opts))
+  } catch (err) {
+    await file.close()
+    throw err
+  }
   if (isHtmlType(res)) {
     res.destroy()
+    await file.close()
     throw htmlError(finalUrl)
   }
   const total = contentLength(res)
@@ -229,8 +242,9 @@ export async function downloadToFile(
   const socket = res.socket
   const onTimeout = () => res.destroy(timeoutError(finalUrl, opts.timeoutMs))
   socket?.setTimeout(opts.timeoutMs, onTimeout)
+  const out = file.createWriteStream()
   try {
-    await pipeline(res, meter, createWriteStream(dest, { flags: 'wx' }))
+    await pipeline(res, meter, out)
   } catch (err) {
     if (err instanceof DownloadError) throw err
     const e = err as NodeJS.ErrnoException
@@ -240,6 +254,7 @@ export async function downloadToFile(
   } finally {
     socket?.setTimeout(0)
     socket?.off('timeout', onTimeout)
+    if (!out.closed) await once(out, 'close').catch(() => {})
   }
   if (!res.complete || (total !== undefined && received !== total))
     throw truncatedError(finalUrl, received, total)
