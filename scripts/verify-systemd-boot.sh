@@ -16,7 +16,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${ALLO_SYSTEMD_BOOT_CACHE:-/var/cache/allo-assist/systemd-boot}
-rootfs=$cache/bookworm-v1
+rootfs=$cache/bookworm-v3 # bump the suffix when the package list changes
 timeout_s=${ALLO_SYSTEMD_BOOT_TIMEOUT:-300}
 mirror=${ALLO_SYSTEMD_BOOT_MIRROR:-http://deb.debian.org/debian}
 started=$(date +%s)
@@ -43,12 +43,14 @@ flock 9
 if [ ! -e "$rootfs/.complete" ]; then
   say "building the Debian bookworm root file system in $rootfs (once; about a minute)…"
   rm -rf "$rootfs.tmp"
-  # libstdc++6: the bind-mounted node needs it. procps: pgrep in the checks.
-  if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,luajit,libstdc++6,procps \
+  # libstdc++6: the bind-mounted node needs it. procps: pgrep in the checks. iproute2: a network interface.
+  if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,luajit,libstdc++6,procps,iproute2 \
     bookworm "$rootfs.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1; then
     tail -20 "$cache/debootstrap.log" >&2
     die "debootstrap failed (full log: $cache/debootstrap.log)."
   fi
+  # What the Debian installer writes and debootstrap doesn't: without it "localhost" doesn't resolve.
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs.tmp/etc/hosts"
   touch "$rootfs.tmp/.complete"
   rm -rf "$rootfs"
   mv "$rootfs.tmp" "$rootfs"

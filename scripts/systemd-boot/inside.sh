@@ -1,31 +1,41 @@
 #!/bin/bash
 # Runs INSIDE the booted container, as root, as systemd's kernel-command-line.service (systemd.run=):
-# does what an admin does on a fresh Debian host (user, app folder, `assist generate systemd --install`,
-# systemctl start), plays the place (POST + UDP), checks the result, stops the unit, checks nothing is
-# left. Every check prints "VERIFY PASS: …" or "VERIFY FAIL: …"; the exit status (0 = all passed)
-# becomes the container's, so scripts/verify-systemd-boot.sh sees it.
+# does what an admin does on a fresh Debian host (a user, an app folder, `assist generate systemd
+# --install`, systemctl start), plays the place (POST + UDP), checks the result, stops the unit and checks
+# that nothing is left. Two set-ups:
+#   A. a system user "allo" serving an apps root, /srv/allo/apps (POST /clock), one unit;
+#   B. a login user "alice" serving the app in her home, /home/alice/clock (POST /), as a template unit
+#      with two gateways (--instances 2): ProtectHome=read-only with the app folder writable.
+# Every check prints "VERIFY PASS: …" or "VERIFY FAIL: …"; the exit status (0 = all passed) becomes the
+# container's, so scripts/verify-systemd-boot.sh sees it.
 set -u
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_PAGER= SYSTEMD_COLORS=0
 NODE=/usr/local/bin/node
-ASSIST=(/usr/local/bin/node /opt/allo-assist/bin/run.js)
-APPS=/srv/allo/apps
-APP=$APPS/clock
-UNIT=allo-gateway-apps.service
-CG=/sys/fs/cgroup/system.slice/$UNIT
+ASSIST=("$NODE" /opt/allo-assist/bin/run.js)
 TOKEN=verify-admin-token-0123456789abcdef
 fails=0
 checks=0
+units=()
 pass() { checks=$((checks + 1)); echo "VERIFY PASS: $*"; }
-fail() { checks=$((checks + 1)) fails=$((fails + 1)); echo "VERIFY FAIL: $*"; }
+fail() {
+  checks=$((checks + 1))
+  fails=$((fails + 1))
+  echo "VERIFY FAIL: $*"
+}
 check() { # check "what" command…
   local what=$1
   shift
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 section() { echo "VERIFY ---- $*"; }
+json_field() { $NODE -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s)[process.argv[1]]??"")}catch{}})' "$1"; }
+cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; } # the unified hierarchy's line: the one systemd uses
+journal() { journalctl -u "$1" --no-pager -o cat; }
 finish() {
-  echo "VERIFY journal of $UNIT (journalctl -u $UNIT -o short-monotonic):"
-  journalctl -u "$UNIT" --no-pager -o short-monotonic | sed 's/^/VERIFY | /'
+  for u in "${units[@]}"; do
+    echo "VERIFY journal of $u (journalctl -u $u -o short-monotonic):"
+    journalctl -u "$u" --no-pager -o short-monotonic | sed 's/^/VERIFY | /'
+  done
   if [ "$fails" -eq 0 ]; then
     echo "VERIFY RESULT: PASS ($checks checks)"
     exit 0
@@ -34,98 +44,138 @@ finish() {
   exit 1
 }
 
-section "systemd: $(systemctl --version | head -1), cgroup $(stat -fc %T /sys/fs/cgroup), node $($NODE --version), $(luajit -v | cut -d' ' -f1-2)"
+# make_app DIR OWNER: a Lua app laid out like the template (allo/boot.lua, lua/main.lua, allo/lib/…).
+make_app() {
+  install -d "$1/lua" "$1/allo/lib"
+  install -m 0644 /opt/verify/boot.lua "$1/allo/boot.lua"
+  install -m 0644 /opt/verify/liballonet.so "$1/allo/lib/liballonet.so"
+  echo 'print("clock main")' >"$1/lua/main.lua"
+  echo '{"display_name": "Clock", "author": "verify-systemd-boot"}' >"$1/info.json"
+  chown -R "$2:" "$1"
+}
 
-section 'set up the host as an admin would'
-useradd --system --home-dir /srv/allo --no-create-home --shell /usr/sbin/nologin allo
-install -d -m 0755 /srv/allo "$APPS"
-install -d "$APP/lua" "$APP/allo/lib" "$APP/allo/deps"
-install -m 0644 /opt/verify/boot.lua "$APP/allo/boot.lua"
-install -m 0644 /opt/verify/liballonet.so "$APP/allo/lib/liballonet.so"
-echo 'print("clock main")' >"$APP/lua/main.lua"
-echo '{"display_name": "Clock", "author": "verify-systemd-boot"}' >"$APP/info.json"
-chown -R allo:allo /srv/allo
+# install_unit FILE: prints it, adds the ALLO_SYSTEMD_BOOT_DROPIN drop-in if any, verifies, rates it.
+install_unit() {
+  local file=$1 name
+  name=$(basename "$file")
+  check "the unit is at $file" [ -f "$file" ]
+  [ -f "$file" ] || finish
+  sed 's/^/VERIFY unit | /' "$file"
+  if [ -f /opt/verify/dropin.conf ]; then # trying a change to the unit
+    install -D -m 0644 /opt/verify/dropin.conf "$file.d/verify.conf"
+    sed 's/^/VERIFY drop-in | /' /opt/verify/dropin.conf
+  fi
+  systemctl daemon-reload
+  local verify
+  verify=$(systemd-analyze verify "$file" 2>&1)
+  check "systemd-analyze verify is silent${verify:+: $verify}" [ -z "$verify" ]
+  local rated=$name
+  [[ $name == *@.service ]] && rated=${name/@.service/@$2.service}
+  section "systemd-analyze security $rated: $(systemd-analyze security --no-pager "$rated" 2>&1 | tail -1)"
+  systemd-analyze security --no-pager "$rated" 2>&1 | grep -E '^✗' | sed 's/^/VERIFY security | /'
+}
+
+# launch_and_check UNIT URL APPDIR USER: a place's launch, then where and how the instance runs.
+launch_and_check() {
+  local unit=$1 url=$2 app=$3 user=$4 launch pid hello main cg
+  launch=$($NODE /opt/verify/launch.mjs "$url")
+  local rc=$?
+  echo "VERIFY launch | $launch"
+  check "POST $url answers 200 {\"status\":\"ok\",…} and the app's UDP datagram reaches the place" [ "$rc" -eq 0 ]
+  pid=$(json_field pid <<<"$launch")
+  hello=$(json_field hello <<<"$launch")
+  check "the app loaded its native library through the FFI (marker=42)" grep -q 'marker=42' <<<"$hello"
+  check "LuaJIT's JIT is on and compiled traces" grep -qE 'jit=true' <<<"$hello"
+  grep -qE 'traces=[1-9]' <<<"$hello" || fail "no JIT trace was compiled: $hello"
+  check "the app wrote into its own folder (ReadWritePaths=)" [ -s "$app/state/hello.txt" ]
+  check "the app could not write to its HOME (ProtectSystem=strict / ProtectHome=read-only)" grep -q 'home=denied' <<<"$hello"
+  check "the app could write its private /tmp (PrivateTmp=)" grep -q 'tmp=ok' <<<"$hello"
+  check "that /tmp file is not in the system's /tmp" [ ! -e /tmp/clock-probe.txt ]
+  if [ -z "$pid" ] || [ ! -d "/proc/$pid" ]; then
+    fail "the instance pid from the answer ($pid) is not a running process"
+    return
+  fi
+  pass "the instance (pid $pid) is running"
+  check "the instance is luajit" [ "$(cat "/proc/$pid/comm")" = luajit ]
+  check "the instance runs as user $user" [ "$(stat -c %U "/proc/$pid")" = "$user" ]
+  cg=$(cgroup_of "$pid")
+  check "the instance is in the unit's cgroup ($cg)" [ "$cg" = "$(systemctl show -P ControlGroup "$unit")" ]
+  main=$(systemctl show -P MainPID "$unit")
+  check "the gateway (MainPID $main) is node, in the same cgroup" \
+    [ "$(cat "/proc/$main/comm")" = node -a "$(cgroup_of "$main")" = "$cg" ]
+  sleep 5
+  check "the instance is still up 5 s later" [ -d "/proc/$pid" ]
+  local base=${url%/*} inst
+  inst=$($NODE -e 'fetch(process.argv[1] + "/instances", { headers: { authorization: "Bearer " + process.argv[2] } })
+    .then(async (r) => console.log(r.status, await r.text())).catch((e) => console.log(0, String(e)))' "$base" "$TOKEN")
+  echo "VERIFY instances | $inst"
+  check "GET /instances (admin token from EnvironmentFile=) lists it" grep -q "\"pid\":$pid" <<<"$inst"
+  check "the unit is active" [ "$(systemctl is-active "$unit")" = active ]
+  check "the app's output is in the unit's journal" bash -c "journalctl -u $unit --no-pager -o cat | grep -q 'clock up: hello token='"
+  check "the journal has the gateway's listening line" bash -c "journalctl -u $unit --no-pager -o cat | grep -q 'Gateway listening on'"
+  check "the journal has no ANSI colour codes" bash -c "! journalctl -u $unit --no-pager -o cat | grep -q $'\x1b\\['"
+  LAST_PID=$pid
+}
+
+# stop_and_check UNIT INSTANCE_PID [INSTANCES]: systemctl stop, then nothing of the unit is left.
+stop_and_check() {
+  local unit=$1 pid=${2:-0} n=${3:-1} cgdir
+  cgdir=/sys/fs/cgroup$(systemctl show -P ControlGroup "$unit")
+  systemctl stop "$unit"
+  check "systemctl stop $unit returns 0" [ $? -eq 0 ]
+  check "the unit is inactive (not failed)" [ "$(systemctl is-active "$unit")" = inactive ]
+  check "the unit's result is success" [ "$(systemctl show -P Result "$unit")" = success ]
+  check "the instance is gone" [ ! -d "/proc/$pid" ]
+  check "the unit's cgroup is gone or empty" bash -c "[ ! -e $cgdir/cgroup.procs ] || [ -z \"\$(cat $cgdir/cgroup.procs)\" ]"
+  check "the journal shows the gateway stopping its instance" bash -c "journalctl -u $unit --no-pager -o cat | grep -q 'stopping $n instance'"
+}
+
+section "systemd: $(systemctl --version | head -1), cgroup $(stat -fc %T /sys/fs/cgroup), node $($NODE --version), $(luajit -v | cut -d' ' -f1-2)"
+# The container has its own network (--private-network) with only "lo". A real host has an address on
+# some interface, and getaddrinfo(AI_ADDRCONFIG) — which ENet's resolver uses — finds no name without one
+# (loopback doesn't count). Give it one: a veth pair that lives entirely inside the container.
+ip link add veth-a type veth peer name veth-b && ip addr add 10.213.0.1/24 dev veth-a &&
+  ip link set veth-a up && ip link set veth-b up || fail "could not give the container a network address"
 install -d -m 0750 /etc/allo
 install -m 0600 /dev/null /etc/allo/gateway.env
 echo "ASSIST_ADMIN_TOKEN=$TOKEN" >/etc/allo/gateway.env
 
-section 'assist generate systemd --install'
-cd "$APPS" || exit 1
-out=$("${ASSIST[@]}" generate systemd --user allo --apps-root "$APPS" --luajit /usr/bin/luajit \
-  --max-instances 8 --max-per-place 4 --max-lifetime 12h --environment-file /etc/allo/gateway.env 2>&1 --install)
+# ------------------------------------------------------------------------------------------------------
+section 'A. system user allo, apps root /srv/allo/apps, assist generate systemd --install'
+UNIT=allo-gateway-apps.service
+units+=("$UNIT")
+useradd --system --home-dir /srv/allo --no-create-home --shell /usr/sbin/nologin allo
+install -d -m 0755 /srv/allo /srv/allo/apps
+make_app /srv/allo/apps/clock allo
+make_app /srv/allo/apps/stubborn allo
+echo '{"env": {"CLOCK_STUBBORN": "1"}}' >/srv/allo/apps/stubborn/alloapp.json
+chown allo: /srv/allo /srv/allo/apps
+out=$(cd /srv/allo/apps && "${ASSIST[@]}" generate systemd --user allo --apps-root /srv/allo/apps \
+  --luajit /usr/bin/luajit --max-instances 8 --max-per-place 4 --max-lifetime 12h \
+  --environment-file /etc/allo/gateway.env --install 2>&1)
 rc=$?
 echo "$out" | sed 's/^/VERIFY | /'
 check "generate systemd --install exits 0" [ "$rc" -eq 0 ]
-check "the unit is at /etc/systemd/system/$UNIT" [ -f "/etc/systemd/system/$UNIT" ]
-[ -f "/etc/systemd/system/$UNIT" ] || finish
-sed 's/^/VERIFY unit | /' "/etc/systemd/system/$UNIT"
-if [ -f /opt/verify/dropin.conf ]; then # ALLO_SYSTEMD_BOOT_DROPIN: try a change to the unit
-  install -D -m 0644 /opt/verify/dropin.conf "/etc/systemd/system/$UNIT.d/verify.conf"
-  sed 's/^/VERIFY drop-in | /' /opt/verify/dropin.conf
-fi
-systemctl daemon-reload
-verify=$(systemd-analyze verify "/etc/systemd/system/$UNIT" 2>&1)
-check "systemd-analyze verify is silent${verify:+: $verify}" [ -z "$verify" ]
-exposure=$(systemd-analyze security --no-pager "$UNIT" 2>&1 | tail -1)
-section "systemd-analyze security: $exposure"
-systemd-analyze security --no-pager "$UNIT" 2>&1 | grep -E '^✗' | sed 's/^/VERIFY security | /'
-
-section 'systemctl start'
+install_unit "/etc/systemd/system/$UNIT"
 systemctl start "$UNIT"
 check "systemctl start returns 0" [ $? -eq 0 ]
-
-section 'a place POSTs a launch'
-launch=$($NODE /opt/verify/launch.mjs "http://127.0.0.1:8000/clock")
-rc=$?
-echo "VERIFY launch | $launch"
-check "the launch POST answers 200 {\"status\":\"ok\"} and the app's UDP datagram reaches the place" [ "$rc" -eq 0 ]
-pid=$(echo "$launch" | $NODE -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).pid??"")}catch{}})')
-hello=$(echo "$launch" | $NODE -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).hello??"")}catch{}})')
-check "the app loaded its native library through the FFI (marker=42)" grep -q 'marker=42' <<<"$hello"
-check "LuaJIT's JIT is on and compiled traces (no MemoryDenyWriteExecute trouble)" grep -qE 'jit=true' <<<"$hello"
-grep -qE 'traces=[1-9]' <<<"$hello" || fail "no JIT trace was compiled: $hello"
-check "the app wrote into its own folder (ReadWritePaths)" [ -s "$APP/state/hello.txt" ]
-
-if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
-  pass "the instance (pid $pid) is running"
-  check "the instance is luajit" [ "$(cat "/proc/$pid/comm")" = luajit ]
-  check "the instance runs as user allo" [ "$(stat -c %U "/proc/$pid")" = allo ]
-  # /proc/PID/cgroup lists every hierarchy the kernel has; the unified one (what systemd uses) is "0::".
-  cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
-  check "the instance is in the unit's cgroup ($cg)" [ "$cg" = "/system.slice/$UNIT" ]
-  main=$(systemctl show -P MainPID "$UNIT")
-  check "the gateway (MainPID $main) is node, in the same cgroup" \
-    [ "$(cat "/proc/$main/comm")" = node -a "$(sed -n 's/^0:://p' "/proc/$main/cgroup")" = "/system.slice/$UNIT" ]
-  sleep 5
-  check "the instance is still up 5 s later" [ -d "/proc/$pid" ]
-  inst=$($NODE -e '
-    fetch("http://127.0.0.1:8000/instances", { headers: { authorization: "Bearer '"$TOKEN"'" } })
-      .then(async (r) => console.log(r.status, await r.text())).catch((e) => console.log(0, String(e)))')
-  echo "VERIFY instances | $inst"
-  check "GET /instances (admin token from EnvironmentFile=) lists it" grep -q "\"pid\":$pid" <<<"$inst"
-else
-  fail "the instance pid from the answer ($pid) is not a running process"
-fi
-check "the unit is active" [ "$(systemctl is-active "$UNIT")" = active ]
-check "the app's output is in the unit's journal" \
-  bash -c "journalctl -u $UNIT --no-pager -o cat | grep -q 'clock up: hello token='"
-check "the journal has the gateway's listening line" \
-  bash -c "journalctl -u $UNIT --no-pager -o cat | grep -q 'Gateway listening on'"
-check "the journal has no ANSI colour codes" bash -c "! journalctl -u $UNIT --no-pager -o cat | grep -q $'\x1b\\['"
-
-section 'systemctl stop'
-systemctl stop "$UNIT"
-check "systemctl stop returns 0" [ $? -eq 0 ]
-check "the unit is inactive (not failed)" [ "$(systemctl is-active "$UNIT")" = inactive ]
-check "the unit's result is success" [ "$(systemctl show -P Result "$UNIT")" = success ]
-check "the instance is gone" [ ! -d "/proc/${pid:-0}" ]
+LAST_PID=0
+launch_and_check "$UNIT" http://127.0.0.1:8000/clock /srv/allo/apps/clock allo
+clock_pid=$LAST_PID
+LAST_PID=0
+launch_and_check "$UNIT" http://127.0.0.1:8000/stubborn /srv/allo/apps/stubborn allo
+stubborn_pid=$LAST_PID
+stop_and_check "$UNIT" "$clock_pid" 2
+check "the SIGTERM-ignoring instance is gone too" [ ! -d "/proc/$stubborn_pid" ]
+check "the gateway ended it with SIGKILL after its --grace, before TimeoutStopSec (the result is success)" \
+  bash -c "journalctl -u $UNIT --no-pager -o cat | grep -qE 'stubborn#[0-9]+ killed by SIGKILL'"
 left=$(pgrep -u allo -a)
 check "no process of user allo is left${left:+: $left}" [ -z "$left" ]
-check "the unit's cgroup is gone or empty" bash -c "[ ! -e $CG/cgroup.procs ] || [ -z \"\$(cat $CG/cgroup.procs)\" ]"
-check "the journal shows the gateway stopping its instance" \
-  bash -c "journalctl -u $UNIT --no-pager -o cat | grep -qi 'stopping 1 instance'"
 
-section 'restart after a crash (Restart=on-failure)'
+section 'A. systemctl enable: started on boot (multi-user.target), then restart after a crash (Restart=on-failure)'
+systemctl enable "$UNIT" 2>&1 | sed 's/^/VERIFY | /'
+check "systemctl enable links it into multi-user.target" [ -L "/etc/systemd/system/multi-user.target.wants/$UNIT" ]
+check "multi-user.target now wants it" bash -c "systemctl list-dependencies --plain multi-user.target | grep -q ' $UNIT'"
 systemctl start "$UNIT"
 old=$(systemctl show -P MainPID "$UNIT")
 new=
@@ -138,4 +188,29 @@ for _ in $(seq 1 100); do
 done
 check "a killed gateway is restarted (MainPID $old -> $new)" [ "$old" -gt 0 -a -n "$new" -a "$new" != 0 -a "$new" != "$old" ]
 systemctl stop "$UNIT"
+
+# ------------------------------------------------------------------------------------------------------
+section 'B. login user alice, the app in her home, template unit, --instances 2 --port 8100'
+useradd --create-home --shell /bin/bash alice
+chmod 0700 /home/alice
+make_app /home/alice/clock alice
+TEMPLATE=allo-gateway-clock@.service
+out=$(cd /home/alice/clock && "${ASSIST[@]}" generate systemd --user alice --instances 2 --port 8100 \
+  --environment-file /etc/allo/gateway.env --install 2>&1)
+rc=$?
+echo "$out" | sed 's/^/VERIFY | /'
+check "generate systemd --instances 2 --install exits 0" [ "$rc" -eq 0 ]
+check "the unit keeps homes read-only (ProtectHome=read-only)" grep -qx 'ProtectHome=read-only' "/etc/systemd/system/$TEMPLATE"
+install_unit "/etc/systemd/system/$TEMPLATE" 8100
+units+=(allo-gateway-clock@8100.service allo-gateway-clock@8101.service)
+systemctl start allo-gateway-clock@8100.service allo-gateway-clock@8101.service
+check "systemctl start of both instances returns 0" [ $? -eq 0 ]
+LAST_PID=0
+launch_and_check allo-gateway-clock@8101.service http://127.0.0.1:8101/ /home/alice/clock alice
+check "the other gateway (@8100) is active too" [ "$(systemctl is-active allo-gateway-clock@8100.service)" = active ]
+check "it listens on 8100 (PORT=%i)" $NODE -e 'fetch("http://127.0.0.1:8100/health").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))'
+stop_and_check allo-gateway-clock@8101.service "$LAST_PID"
+systemctl stop allo-gateway-clock@8100.service
+left=$(pgrep -u alice -a)
+check "no process of user alice is left${left:+: $left}" [ -z "$left" ]
 finish

@@ -44,7 +44,8 @@ udp.on('message', (msg) => {
   if (text.includes(`token=${token}`)) gotHello(text)
 })
 udp.bind(0, '127.0.0.1', async () => {
-  const place = `alloplace://127.0.0.1:${udp.address().port}`
+  // A host name, as a place announces itself (ALLOPLACE_HOST): the app has to resolve it.
+  const place = `alloplace://localhost:${udp.address().port}`
   await waitForListen(Date.now() + 60_000)
   const started = Date.now()
   const res = await new Promise((resolve) => {
