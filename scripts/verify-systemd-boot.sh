@@ -32,8 +32,9 @@ for tool in systemd-nspawn debootstrap cc node timeout flock; do
   command -v "$tool" >/dev/null ||
     die "$tool is missing: apt-get install -y systemd-container debootstrap gcc coreutils util-linux (and Node >= 20)."
 done
-[ -f "$repo/dist/commands/generate/systemd.js" ] && [ -d "$repo/node_modules/@oclif/core" ] ||
+if [ ! -f "$repo/dist/commands/generate/systemd.js" ] || [ ! -d "$repo/node_modules/@oclif/core" ]; then
   die "$repo is not built: run npm ci && npm run build there first."
+fi
 node_bin=$(readlink -f "$(command -v node)")
 
 # 1. The root file system, built once (under a lock, so parallel runs don't build it twice).
@@ -62,6 +63,7 @@ flock -u 9
 work=$(mktemp -d /tmp/verify-systemd-boot.XXXXXX)
 machine=allo-verify-$$
 nspawn_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then kill -KILL "$nspawn_pid" 2>/dev/null || true; fi
   if [ "${ALLO_SYSTEMD_BOOT_KEEP:-}" = 1 ] || [ "${failed:-1}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi

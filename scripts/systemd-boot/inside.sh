@@ -9,10 +9,10 @@
 # Every check prints "VERIFY PASS: …" or "VERIFY FAIL: …"; the exit status (0 = all passed) becomes the
 # container's, so scripts/verify-systemd-boot.sh sees it.
 set -u
-export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_PAGER= SYSTEMD_COLORS=0
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 NODE=/usr/local/bin/node
 ASSIST=("$NODE" /opt/allo-assist/bin/run.js)
-TOKEN=verify-admin-token-0123456789abcdef
+TOKEN='verify-admin-token-0123456789abcdef'
 fails=0
 checks=0
 units=()
@@ -30,7 +30,6 @@ check() { # check "what" command…
 section() { echo "VERIFY ---- $*"; }
 json_field() { $NODE -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s)[process.argv[1]]??"")}catch{}})' "$1"; }
 cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; } # the unified hierarchy's line: the one systemd uses
-journal() { journalctl -u "$1" --no-pager -o cat; }
 finish() {
   for u in "${units[@]}"; do
     echo "VERIFY journal of $u (journalctl -u $u -o short-monotonic):"
@@ -134,8 +133,10 @@ section "systemd: $(systemctl --version | head -1), cgroup $(stat -fc %T /sys/fs
 # The container has its own network (--private-network) with only "lo". A real host has an address on
 # some interface, and getaddrinfo(AI_ADDRCONFIG) — which ENet's resolver uses — finds no name without one
 # (loopback doesn't count). Give it one: a veth pair that lives entirely inside the container.
-ip link add veth-a type veth peer name veth-b && ip addr add 10.213.0.1/24 dev veth-a &&
-  ip link set veth-a up && ip link set veth-b up || fail "could not give the container a network address"
+if ! { ip link add veth-a type veth peer name veth-b && ip addr add 10.213.0.1/24 dev veth-a &&
+  ip link set veth-a up && ip link set veth-b up; }; then
+  fail "could not give the container a network address"
+fi
 install -d -m 0750 /etc/allo
 install -m 0600 /dev/null /etc/allo/gateway.env
 echo "ASSIST_ADMIN_TOKEN=$TOKEN" >/etc/allo/gateway.env

@@ -79,7 +79,8 @@ udp.bind(0, '127.0.0.1', async () => {
   try {
     json = JSON.parse(res.text)
   } catch {}
-  if (res.status !== 200 || json?.status !== 'ok') finish(false, 'the gateway did not answer 200 {"status":"ok",…}')
+  if (res.status !== 200 || json?.status !== 'ok')
+    finish(false, 'the gateway did not answer 200 {"status":"ok",…}')
   result.pid = json.pid
   const timer = setTimeout(() => finish(false, 'no datagram from the launched app within 60 s'), 60_000)
   result.hello = await hello
