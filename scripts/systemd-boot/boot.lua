@@ -83,6 +83,12 @@ if ffi.C.sendto(fd, msg, #msg, 0, to, ffi.sizeof(to)) ~= #msg then
   fail('sendto: ' .. ffi.string(ffi.C.strerror(ffi.errno())))
 end
 
+-- CLOCK_DAEMON=1 (the app's alloapp.json "env"): leave a process in its own session behind, out of the
+-- reach of the gateway's process-group kill; only systemd's cgroup can end it.
+if os.getenv('CLOCK_DAEMON') == '1' then
+  os.execute('setsid sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > "' .. root .. '/state/daemon.pid"')
+end
+
 -- CLOCK_STUBBORN=1 (the app's alloapp.json "env"): ignore SIGTERM, so only the gateway's SIGKILL after its
 -- --grace ends it.
 if os.getenv('CLOCK_STUBBORN') == '1' then
