@@ -65,10 +65,16 @@ machine=allo-verify-$$
 nspawn_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
-  if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then kill -KILL "$nspawn_pid" 2>/dev/null || true; fi
+  # Interrupted while the container runs: "timeout" passes the TERM on to nspawn, which powers the
+  # container off (and is KILLed if that takes over 15 s).
+  if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+    kill -TERM "$nspawn_pid" 2>/dev/null || true
+    wait "$nspawn_pid" 2>/dev/null || true
+  fi
   if [ "${ALLO_SYSTEMD_BOOT_KEEP:-}" = 1 ] || [ "${failed:-1}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 mkdir -p "$work/verify"
 cp "$repo/scripts/systemd-boot/inside.sh" "$repo/scripts/systemd-boot/launch.mjs" \
   "$repo/scripts/systemd-boot/boot.lua" "$work/verify/"

@@ -17,9 +17,14 @@ import { fileURLToPath } from 'node:url'
 const SCRIPT = fileURLToPath(new URL('../../scripts/verify-systemd-boot.sh', import.meta.url))
 const enabled = process.env.ALLO_TEST_SYSTEMD_BOOT === '1'
 
-function runScript(): Promise<{ code: number | null; out: string }> {
+/** Runs the script; if the test is cancelled (timeout), SIGTERM makes it power the container off. */
+function runScript(signal: AbortSignal): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('bash', [SCRIPT], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+      killSignal: 'SIGTERM',
+    })
     let out = ''
     child.stdout.on('data', (d) => {
       out += d
@@ -38,8 +43,8 @@ test('the generated unit runs the gateway and a LuaJIT app under systemd as PID 
     : 'set ALLO_TEST_SYSTEMD_BOOT=1 to boot systemd in a container (root, systemd-nspawn, debootstrap)',
   // The first run builds the root file system with debootstrap; later runs take about a minute.
   timeout: 20 * 60_000,
-}, async () => {
-  const { code, out } = await runScript()
+}, async (t) => {
+  const { code, out } = await runScript(t.signal)
   const lines = out.split('\n')
   // On failure: every failed check, then the end of the output (the journals and the summary).
   const tail = [...lines.filter((l) => /^\s*FAIL: /.test(l)), '…', ...lines.slice(-40)].join('\n')
