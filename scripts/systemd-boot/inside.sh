@@ -3,7 +3,8 @@
 # does what an admin does on a fresh Debian host (a user, an app folder, `assist generate systemd
 # --install`, systemctl start), plays the place (POST + UDP), checks the result, stops the unit and checks
 # that nothing is left. Two set-ups:
-#   A. a system user "allo" serving an apps root, /srv/allo/apps (POST /clock), one unit;
+#   A. a system user "allo" serving an apps root, /srv/allo/apps (POST /clock), one unit; a second app
+#      ignores SIGTERM and leaves a process in its own session; then enable, and a gateway crash;
 #   B. a login user "alice" serving the app in her home, /home/alice/clock (POST /), as a template unit
 #      with two gateways (--instances 2): ProtectHome=read-only with the app folder writable.
 # Every check prints "VERIFY PASS: …" or "VERIFY FAIL: …"; the exit status (0 = all passed) becomes the
