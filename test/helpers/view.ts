@@ -164,3 +164,16 @@ export async function waitPage<A>(
     { timeout: 20_000 },
   )
 }
+
+/** Tears down a live view test in order: the browser, the view server, the app, then the place. */
+export async function closeLive(parts: {
+  browser?: { close(): Promise<void> }
+  view?: { close(): Promise<void> }
+  app?: { disconnect(): Promise<void> }
+  place?: { close(): Promise<void> }
+}): Promise<void> {
+  await parts.browser?.close()
+  await parts.view?.close()
+  await parts.app?.disconnect().catch(() => {})
+  await parts.place?.close()
+}

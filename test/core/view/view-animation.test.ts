@@ -15,7 +15,7 @@ import type { Transport } from '../../../src/core/place/transport.js'
 import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
 import { launchBrowser, openPage } from '../../helpers/browser.js'
 import { connectClient, startTestPlace } from '../../helpers/place.js'
-import { ARTIFACTS, at, box, viewTestTransport, waitPage } from '../../helpers/view.js'
+import { ARTIFACTS, at, box, closeLive, viewTestTransport, waitPage } from '../../helpers/view.js'
 
 interface Sample {
   messages: number
@@ -87,12 +87,7 @@ describe('web view: property animations run in the page every frame', () => {
     ;({ page, errors } = await openPage(browser, view.url))
   })
 
-  after(async () => {
-    await browser?.close()
-    await view?.close()
-    await app?.disconnect().catch(() => {})
-    await place?.close()
-  })
+  after(() => closeLive({ browser, view, app, place }))
 
   it('the drawn transform changes between frames with no new state, as a turn about y with the translation kept', async () => {
     await waitPage(

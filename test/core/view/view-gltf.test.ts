@@ -21,7 +21,7 @@ import { assetIdOf } from '../../../src/core/view/recorded.js'
 import { launchBrowser } from '../../helpers/browser.js'
 import { boxMesh, encodeGlb } from '../../helpers/glb.js'
 import { connectClient, startTestPlace } from '../../helpers/place.js'
-import { ARTIFACTS, at, type PageView, viewTestTransport, waitPage } from '../../helpers/view.js'
+import { ARTIFACTS, at, closeLive, type PageView, viewTestTransport, waitPage } from '../../helpers/view.js'
 
 const BOX = boxMesh(0.5, 0.3, 0.2, [1, 0.4, 0, 1])
 const GLB = encodeGlb(BOX)
@@ -127,12 +127,7 @@ describe('web view: an entity whose geometry is a glTF asset, in chromium', () =
     await page.goto(view.url)
   })
 
-  after(async () => {
-    await browser?.close()
-    await view?.close()
-    await app?.disconnect().catch(() => {})
-    await place?.close()
-  })
+  after(() => closeLive({ browser, view, app, place }))
 
   it('fetches the model through the place and draws its mesh', async () => {
     await waitPage(page, (v, id) => v.assetsLoaded.includes(id as string), glbId)

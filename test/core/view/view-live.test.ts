@@ -18,6 +18,7 @@ import { connectClient, startTestPlace } from '../../helpers/place.js'
 import {
   ARTIFACTS,
   buttonSpec,
+  closeLive,
   pageState,
   screenPoint,
   surfaceSpec,
@@ -71,12 +72,7 @@ describe('web view of a live place, in chromium', () => {
     ;({ page, errors } = await openPage(browser, view.url))
   })
 
-  after(async () => {
-    await browser?.close()
-    await view?.close()
-    await app?.disconnect().catch(() => {})
-    await place?.close()
-  })
+  after(() => closeLive({ browser, view, app, place }))
 
   it('shows every entity of the app in the tree and the 3D view, with owner names', async () => {
     await waitPage(page, (v, ids) => ids.every((id) => v.entities.includes(id) && id in v.rendered), [
