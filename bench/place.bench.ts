@@ -7,7 +7,9 @@
  * place binary here), so the table reports our numbers only.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { AlloClient } from '../src/core/place/client.js'
@@ -65,6 +67,32 @@ function startServer(): Promise<{ child: ChildProcess; port: number; stats(gc?: 
       } else if (line.startsWith('{')) waiting.shift()?.(JSON.parse(line) as Stats)
     })
   })
+}
+
+/**
+ * Datagrams the kernel dropped because a socket's receive buffer was full, summed over the UDP
+ * sockets of process `pid` (the `drops` column of /proc/net/udp; Linux only, 0 elsewhere).
+ */
+function kernelDrops(pid: number | 'self'): number {
+  try {
+    const inodes = new Set<string>()
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        if (m) inodes.add(m[1])
+      } catch {
+        // the fd closed meanwhile
+      }
+    }
+    let drops = 0
+    for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length >= 13 && inodes.has(f[9])) drops += Number(f[12])
+    }
+    return drops
+  } catch {
+    return 0
+  }
 }
 
 const cpuMs = (a: Stats, b: Stats) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000
@@ -142,16 +170,32 @@ async function scenario(HZ: number): Promise<void> {
     )
     await new Promise((r) => setTimeout(r, WARMUP_MS))
     const before = await server.stats()
+    const dropsBefore = { place: kernelDrops(server.child.pid!), agents: kernelDrops('self') }
     const cpuBefore = process.cpuUsage()
     const answeredBefore = answered
     const sentBefore = sent
     measuring = true
+    const lag = monitorEventLoopDelay({ resolution: 5 })
+    lag.enable()
     await new Promise((r) => setTimeout(r, WINDOW_MS))
+    lag.disable()
+    if (process.env.PLACE_DIAG)
+      console.log(
+        `DIAG agents' event loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms; place ${JSON.stringify((await server.stats()) as unknown as { lag?: unknown }).match(/"lag":\{[^}]*\}/)?.[0]}`,
+      )
     measuring = false
     const after = await server.stats()
+    const drops = {
+      place: kernelDrops(server.child.pid!) - dropsBefore.place,
+      agents: kernelDrops('self') - dropsBefore.agents,
+    }
     const wall = after.t - before.t
     const rtts = (after as Stats & { rttMs?: number[] }).rttMs ?? []
-    const net = (x: Stats) => x.net as { datagramsOut: number; retransmits: number; bytesOut: number }
+    const net = (x: Stats) =>
+      x.net as { datagramsOut: number; retransmits: number; spuriousRetransmits: number; bytesOut: number }
+    // (older transports have no such counter)
+    const spurious = net(after).spuriousRetransmits - net(before).spuriousRetransmits || 0
+    const throttles = (after as Stats & { throttle?: number[] }).throttle ?? []
     const sentDgrams = net(after).datagramsOut - net(before).datagramsOut
     const retrans = net(after).retransmits - net(before).retransmits
     const mbps = (net(after).bytesOut - net(before).bytesOut) / wall / 1000
@@ -195,7 +239,7 @@ async function scenario(HZ: number): Promise<void> {
           metric: 'place output (MB/s)',
           ours: mbps,
           ...none,
-          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions; median ENet RTT estimate ${median(rtts).toFixed(0)} ms`,
+          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions (${spurious} of them needless: the first copy's ACK came later); median ENet RTT estimate ${median(rtts).toFixed(0)} ms, median packet throttle ${median(throttles)}/32; kernel receive-buffer drops: ${drops.place} at the place, ${drops.agents} at the agents`,
         },
         {
           metric: 'load generator CPU share (%)',
