@@ -72,7 +72,7 @@ type Handler = (peer: Peer, command: Command, header: DatagramHeader, out: Deliv
 const SERVICE_INTERVAL_MS = 10
 const BANDWIDTH_THROTTLE_INTERVAL_MS = 1000
 const HEADER_SIZE = 4
-const RECEIVE_BUFFER_SIZE = 4 * 1024 * 1024
+const RECEIVE_BUFFER_SIZE = 1024 * 1024
 const FRAGMENT_OVERHEAD = HEADER_SIZE + 24
 
 const clampMtu = (m: number) => Math.min(PROTOCOL.MAXIMUM_MTU, Math.max(PROTOCOL.MINIMUM_MTU, m >>> 0))
@@ -340,7 +340,8 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
         this.socket.off('error', onError)
         try {
           // ENet asks for 256 KiB; a JavaScript host also has to ride out its own event-loop pauses
-          // (GC, a big JSON state) while 50 peers keep sending: 4 MiB (the kernel caps it at rmem_max)
+          // (GC, a big JSON state) while 50 peers keep sending: 1 MiB (the kernel caps it at rmem_max).
+          // Not more: under overload a deeper queue only adds its drain time to every RTT.
           this.socket.setRecvBufferSize(RECEIVE_BUFFER_SIZE)
           this.socket.setSendBufferSize(256 * 1024)
         } catch {
