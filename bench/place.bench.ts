@@ -260,7 +260,7 @@ async function scenario(HZ: number): Promise<void> {
           metric: 'place output (MB/s)',
           ours: mbps,
           ...none,
-          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions (${spurious} of them needless: the first copy's ACK came later); median ENet RTT estimate ${median(rtts).toFixed(0)} ms, median packet throttle ${throttles.length ? median(throttles) : 'n/a'}/32; kernel receive-buffer drops: ${drops.place} at the place, ${drops.agents} at the agents`,
+          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions (${spurious} of them needless: the first copy's ACK came later); median ENet RTT estimate ${median(rtts).toFixed(0)} ms, packet throttle median ${throttles.length ? median(throttles) : 'n/a'}/32, lowest ${throttles.length ? Math.min(...throttles) : 'n/a'}/32; kernel receive-buffer drops: ${drops.place} at the place, ${drops.agents} at the agents`,
         },
         {
           metric: 'place input (datagrams/s)',
