@@ -218,6 +218,33 @@ describe('flow control between two hosts (real UDP)', () => {
     }
   })
 
+  test('at throttle 0/32 unreliable packets are dropped before sending (31 of 32), reliable ones are not', async () => {
+    const { server, client, peer, serverPeer } = await pair()
+    try {
+      serverPeer.packetThrottleLimit = 0 // what ENet's bandwidth throttle does to a starved peer
+      serverPeer.packetThrottle = 0
+      const got: { data: string; rel: boolean }[] = []
+      const last = new Promise<void>((resolve) =>
+        client.on('receive', (p, _ch, data, rel) => {
+          if (p === peer) got.push({ data: data.toString(), rel })
+          if (rel) resolve()
+        }),
+      )
+      for (let i = 0; i < 64; i++) serverPeer.send(2, Buffer.from(`u${i}`), { reliable: false })
+      serverPeer.send(2, Buffer.from('reliable'))
+      await last
+      // the reliable packet follows every unreliable one on the channel, so all that were sent are in
+      const unreliable = got.filter((g) => !g.rel)
+      assert.equal(server.stats.throttledUnreliable, 62)
+      assert.equal(unreliable.length, 2)
+      assert.deepEqual(got.at(-1), { data: 'reliable', rel: true })
+    } finally {
+      for (const t of timers) clearTimeout(t)
+      await client.close()
+      await server.close()
+    }
+  })
+
   test('a new reliable window waits while the previous one is wholly unacknowledged; the rest follows once acknowledged', async () => {
     const { server, client, peer, serverPeer } = await pair()
     try {
