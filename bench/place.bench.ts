@@ -4,10 +4,15 @@
  * process's CPU share over the window (process.cpuUsage in the place process), the median delta
  * latency (change sent → seen in another agent's applied state, same clock: all agents run in
  * this process) and the place's memory per agent. There is no anchor to compare with (no real
- * place binary here), so the table reports our numbers only.
+ * place binary here), so the table reports our numbers only. Also reported, to tell why changes
+ * queue: datagrams in and out, ENet retransmissions on both sides (and how many were needless),
+ * UDP datagrams the kernel dropped for a full receive buffer, and each process's event-loop delay.
+ * PLACE_HZ=10 runs one load level only.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { AlloClient } from '../src/core/place/client.js'
@@ -67,12 +72,37 @@ function startServer(): Promise<{ child: ChildProcess; port: number; stats(gc?: 
   })
 }
 
+/**
+ * Datagrams the kernel dropped because a socket's receive buffer was full, summed over the UDP
+ * sockets of process `pid` (the `drops` column of /proc/net/udp; Linux only, 0 elsewhere).
+ */
+function kernelDrops(pid: number | 'self'): number {
+  try {
+    const inodes = new Set<string>()
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        if (m) inodes.add(m[1])
+      } catch {
+        // the fd closed meanwhile
+      }
+    }
+    let drops = 0
+    for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length >= 13 && inodes.has(f[9])) drops += Number(f[12])
+    }
+    return drops
+  } catch {
+    return 0
+  }
+}
+
 const cpuMs = (a: Stats, b: Stats) => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000
 
 export default async function placeBench(): Promise<void> {
   // The load the issue asks for, then a lighter one for context (same agents and entities).
-  await scenario(10)
-  await scenario(1)
+  for (const hz of process.env.PLACE_HZ ? [Number(process.env.PLACE_HZ)] : [10, 1]) await scenario(hz)
 }
 
 async function scenario(HZ: number): Promise<void> {
@@ -141,17 +171,52 @@ async function scenario(HZ: number): Promise<void> {
       }, 1000 / HZ),
     )
     await new Promise((r) => setTimeout(r, WARMUP_MS))
+    const agentNet = () => {
+      let retransmits = 0
+      let datagramsOut = 0
+      for (const c of clients) {
+        const st = (c as unknown as { host: { stats: { retransmits: number; datagramsOut: number } } }).host
+          .stats
+        retransmits += st.retransmits
+        datagramsOut += st.datagramsOut
+      }
+      return { retransmits, datagramsOut }
+    }
     const before = await server.stats()
+    const agentsBefore = agentNet()
+    const dropsBefore = { place: kernelDrops(server.child.pid!), agents: kernelDrops('self') }
     const cpuBefore = process.cpuUsage()
     const answeredBefore = answered
     const sentBefore = sent
     measuring = true
+    const lag = monitorEventLoopDelay({ resolution: 5 })
+    lag.enable()
     await new Promise((r) => setTimeout(r, WINDOW_MS))
+    lag.disable()
     measuring = false
     const after = await server.stats()
+    const agentsAfter = agentNet()
+    const drops = {
+      place: kernelDrops(server.child.pid!) - dropsBefore.place,
+      agents: kernelDrops('self') - dropsBefore.agents,
+    }
     const wall = after.t - before.t
+    const placeLag = (after as Stats & { lag?: { p99: number; max: number } }).lag
     const rtts = (after as Stats & { rttMs?: number[] }).rttMs ?? []
-    const net = (x: Stats) => x.net as { datagramsOut: number; retransmits: number; bytesOut: number }
+    const net = (x: Stats) =>
+      x.net as {
+        datagramsIn: number
+        datagramsOut: number
+        retransmits: number
+        spuriousRetransmits: number
+        bytesOut: number
+      }
+    // (older transports have no such counter)
+    const spurious =
+      net(after).spuriousRetransmits === undefined
+        ? 'n/a'
+        : net(after).spuriousRetransmits - net(before).spuriousRetransmits
+    const throttles = (after as Stats & { throttle?: number[] }).throttle ?? []
     const sentDgrams = net(after).datagramsOut - net(before).datagramsOut
     const retrans = net(after).retransmits - net(before).retransmits
     const mbps = (net(after).bytesOut - net(before).bytesOut) / wall / 1000
@@ -195,7 +260,19 @@ async function scenario(HZ: number): Promise<void> {
           metric: 'place output (MB/s)',
           ours: mbps,
           ...none,
-          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions; median ENet RTT estimate ${median(rtts).toFixed(0)} ms`,
+          note: `${sentDgrams} datagrams out, ${retrans} reliable retransmissions (${spurious} of them needless: the first copy's ACK came later); median ENet RTT estimate ${median(rtts).toFixed(0)} ms, packet throttle median ${throttles.length ? median(throttles) : 'n/a'}/32, lowest ${throttles.length ? Math.min(...throttles) : 'n/a'}/32; kernel receive-buffer drops: ${drops.place} at the place, ${drops.agents} at the agents`,
+        },
+        {
+          metric: 'place input (datagrams/s)',
+          ours: ((net(after).datagramsIn - net(before).datagramsIn) * 1000) / wall,
+          ...none,
+          note: `the agents sent ${agentsAfter.datagramsOut - agentsBefore.datagramsOut} datagrams, ${agentsAfter.retransmits - agentsBefore.retransmits} of their reliable commands again`,
+        },
+        {
+          metric: 'place event-loop delay p99 (ms)',
+          ours: placeLag?.p99 ?? Number.NaN,
+          ...none,
+          note: `max ${placeLag?.max.toFixed(0)} ms; the agents' process: p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms (a late ACK is a retransmission)`,
         },
         {
           metric: 'load generator CPU share (%)',

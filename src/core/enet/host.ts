@@ -14,7 +14,15 @@ import type {
   EnetHostOptions,
   EnetPeer,
 } from './index.js'
-import { type Delivery, type InternalState, type OutgoingCommand, PEER, Peer, type PeerHost } from './peer.js'
+import {
+  type Delivery,
+  type InternalState,
+  type OutgoingCommand,
+  PEER,
+  Peer,
+  type PeerHost,
+  reliableWindowBlocked,
+} from './peer.js'
 import {
   CMD,
   CONTROL_CHANNEL,
@@ -41,6 +49,13 @@ export interface EnetHostStats {
   rejected: number
   /** reliable commands sent again after their retransmission timeout */
   retransmits: number
+  /**
+   * retransmissions found needless afterwards: the acknowledgement that came back was for an earlier
+   * transmission of the command (it was late, not lost)
+   */
+  spuriousRetransmits: number
+  /** unreliable packets dropped before sending by the packet throttle (ENet drops these too) */
+  throttledUnreliable: number
   /** exceptions caught while handling a datagram (should stay 0: a bug if not) */
   internalErrors: number
   /** last reason a datagram was dropped or rejected */
@@ -57,6 +72,7 @@ type Handler = (peer: Peer, command: Command, header: DatagramHeader, out: Deliv
 const SERVICE_INTERVAL_MS = 10
 const BANDWIDTH_THROTTLE_INTERVAL_MS = 1000
 const HEADER_SIZE = 4
+const RECEIVE_BUFFER_SIZE = 1024 * 1024
 const FRAGMENT_OVERHEAD = HEADER_SIZE + 24
 
 const clampMtu = (m: number) => Math.min(PROTOCOL.MAXIMUM_MTU, Math.max(PROTOCOL.MINIMUM_MTU, m >>> 0))
@@ -73,6 +89,8 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     dropped: 0,
     rejected: 0,
     retransmits: 0,
+    spuriousRetransmits: 0,
+    throttledUnreliable: 0,
     internalErrors: 0,
   }
   /**
@@ -321,7 +339,10 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       this.socket.bind({ address, port, exclusive: true }, () => {
         this.socket.off('error', onError)
         try {
-          this.socket.setRecvBufferSize(256 * 1024)
+          // ENet asks for 256 KiB; a JavaScript host also has to ride out its own event-loop pauses
+          // (GC, a big JSON state) while 50 peers keep sending: 1 MiB (the kernel caps it at rmem_max).
+          // Not more: under overload a deeper queue only adds its drain time to every RTT.
+          this.socket.setRecvBufferSize(RECEIVE_BUFFER_SIZE)
           this.socket.setSendBufferSize(256 * 1024)
         } catch {
           // the OS may refuse; ENet ignores that too
@@ -570,10 +591,13 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     let received = now - (now % 65536) + c.receivedSentTime
     if ((received & 0x8000) > (now & 0x8000)) received -= 0x10000
     if (received > now) return true
+    peer.updateRoundTripTime(now - received, now)
     peer.lastReceiveTime = now
     peer.earliestTimeout = 0
-    peer.updateRoundTripTime(now - received)
-    const acked = peer.removeSentReliable(c.receivedSeq, c.channel)
+    const ackedCommand = peer.removeSentReliable(c.receivedSeq, c.channel)
+    if (ackedCommand && ackedCommand.sendAttempts > 1 && received < ackedCommand.sentTime)
+      this.stats.spuriousRetransmits++
+    const acked = ackedCommand?.command.command ?? 0
     switch (peer.internalState) {
       case 'acknowledging_connect':
         if (acked !== CMD.VERIFY_CONNECT) return false
@@ -746,7 +770,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       const silent = now - peer.earliestTimeout
       if (
         silent >= peer.timeoutMaximum ||
-        (oc.roundTripTimeout >= oc.roundTripTimeoutLimit && silent >= peer.timeoutMinimum)
+        (2 ** (oc.sendAttempts - 1) >= peer.timeoutLimit && silent >= peer.timeoutMinimum)
       ) {
         this.notifyDisconnect(peer, 'timeout', 0)
         return true
@@ -827,35 +851,53 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       peer.queueOutgoing({ command: CMD.PING, flags: FLAG_ACKNOWLEDGE, channel: CONTROL_CHANNEL, seq: 0 })
     }
 
-    // reliable window: ENet's windowSize × packetThrottle / scale; the throttle stays at its maximum here
-    const windowLimit = Math.max(peer.windowSize, peer.mtu)
-    // reliable commands wait while the window is full; unreliable ones behind them still go (ENet)
+    // ENet's send pass (enet_protocol_check_outgoing_commands): reliable packet commands go while
+    // their bytes in flight stay within windowSize × packetThrottle / 32 (at least one MTU) and their
+    // channel's reliable windows are free; once one waits, the reliable packet commands behind it wait
+    // too. Unreliable ones go (less those the throttle drops), and so do reliable control commands.
+    const windowLimit = peer.reliableWindowLimit
     const queue = peer.outgoing
     const held: OutgoingCommand[] = []
-    let windowExceeded = false
+    let packetsWait = false
+    let windowWrap = false
+    let controlBehind: boolean | undefined
     let i = 0
     for (; i < queue.length; i++) {
       const oc = queue[i]
       if (!oc.reliable) {
         peer.unreliableQueued--
+        if (oc.packet && peer.dropUnreliableByThrottle()) {
+          this.stats.throttledUnreliable++
+          continue
+        }
         add(oc.encoded, false)
         continue
       }
-      if (windowExceeded || (oc.dataLength > 0 && peer.reliableDataInTransit + oc.dataLength > windowLimit)) {
-        windowExceeded = true
+      const ch = oc.command.channel < peer.channelCount ? peer.channels[oc.command.channel] : undefined
+      let wait = false
+      if (ch && (windowWrap || (oc.sendAttempts < 1 && reliableWindowBlocked(ch, oc.command.seq)))) {
+        windowWrap = true
+        wait = true
+      } else if (oc.packet && (packetsWait || peer.reliableDataInTransit + oc.dataLength > windowLimit)) {
+        packetsWait = true
+        wait = true
+      }
+      if (wait) {
         held.push(oc)
+        // nothing but waiting reliable packet commands behind: stop scanning
         if (peer.unreliableQueued === 0) {
-          i++
-          break // nothing but held reliable commands behind: stop scanning
+          controlBehind ??= queue.some((c, k) => k > i && !c.packet)
+          if (!controlBehind) {
+            i++
+            break
+          }
         }
         continue
       }
-      if (oc.roundTripTimeout === 0) {
-        oc.roundTripTimeout = peer.roundTripTime + 4 * peer.roundTripTimeVariance
-        oc.roundTripTimeoutLimit = peer.timeoutLimit * oc.roundTripTimeout
-      }
+      if (oc.roundTripTimeout === 0) oc.roundTripTimeout = peer.retransmitTimeout
       if (peer.sentReliable.length === 0) peer.nextTimeout = now + oc.roundTripTimeout
       if (oc.sendAttempts > 0) this.stats.retransmits++
+      peer.markReliableSent(oc)
       oc.sendAttempts++
       oc.sentTime = now
       peer.sentReliable.push(oc)

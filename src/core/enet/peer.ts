@@ -33,6 +33,23 @@ export const PEER = {
   RELIABLE_WINDOWS: 16,
   RELIABLE_WINDOW_SIZE: 0x1000,
   FREE_RELIABLE_WINDOWS: 8,
+  /** ENET_PEER_PACKET_THROTTLE_SCALE: packetThrottle is a fraction of this */
+  PACKET_THROTTLE_SCALE: 32,
+  /** ENET_PEER_DEFAULT_PACKET_THROTTLE */
+  DEFAULT_PACKET_THROTTLE: 32,
+  /** ENET_PEER_PACKET_THROTTLE_COUNTER: step of the counter deciding which unreliable packets go */
+  PACKET_THROTTLE_COUNTER: 7,
+  PACKET_THROTTLE_ACCELERATION: 2,
+  PACKET_THROTTLE_DECELERATION: 2,
+  PACKET_THROTTLE_INTERVAL: 5000,
+  /**
+   * Not in ENet (wire-neutral, the sender's own policy): a reliable command's first retransmission
+   * timeout is at least this, whatever rtt + 4 × variance says. ENet's variance decays by a quarter
+   * per acknowledgement, so between bursts on a fast link it shrinks to a few ms and the next burst
+   * to a receiver that is busy for longer (a JavaScript event loop, an app polling ENet at 20 Hz) is
+   * sent again whole. 200 ms is Linux TCP's minimum RTO.
+   */
+  MINIMUM_RETRANSMIT_TIMEOUT: 200,
   /** ENET_HOST_DEFAULT_MAXIMUM_WAITING_DATA (per peer here) */
   MAXIMUM_WAITING_DATA: 32 * 1024 * 1024,
   /** unreliable packets parked until their reliable predecessor arrives, per channel */
@@ -46,9 +63,10 @@ export interface OutgoingCommand {
   reliable: boolean
   /** payload bytes counted against the reliable window */
   dataLength: number
+  /** carries packet data (ENet: `outgoingCommand->packet != NULL`): SEND_* commands, not control ones */
+  packet: boolean
   sentTime: number
   roundTripTimeout: number
-  roundTripTimeoutLimit: number
   sendAttempts: number
 }
 
@@ -78,6 +96,10 @@ export class Channel {
   outUnrel = 0
   inRel = 0
   inUnrel = 0
+  /** sending side: reliable commands sent and not yet acknowledged, per window of 4096 sequence numbers */
+  readonly reliableWindows = new Uint16Array(PEER.RELIABLE_WINDOWS)
+  /** sending side: bit w set while reliableWindows[w] > 0 */
+  usedReliableWindows = 0
   readonly incomingReliable = new Map<number, IncomingReliable>()
   pendingUnreliable: PendingUnreliable[] = []
 }
@@ -88,6 +110,26 @@ export function inReliableWindow(seq: number, inRel: number): boolean {
   const current = Math.floor(inRel / PEER.RELIABLE_WINDOW_SIZE)
   if (seq < inRel) window += PEER.RELIABLE_WINDOWS
   return !(window < current || window >= current + PEER.FREE_RELIABLE_WINDOWS - 1)
+}
+
+/**
+ * ENet's sending-side reliable-window rule (`enet_protocol_check_outgoing_commands`): a never-sent
+ * reliable command that opens a new window of 4096 sequence numbers must wait while the previous
+ * window is entirely in flight, or while any of the windows it and the next 9 would use still has
+ * unacknowledged commands (so the receiver, which accepts 7 windows ahead, never sees a number it
+ * would take for an old one).
+ */
+export function reliableWindowBlocked(ch: Channel, seq: number): boolean {
+  if (seq % PEER.RELIABLE_WINDOW_SIZE !== 0) return false
+  const w = Math.floor(seq / PEER.RELIABLE_WINDOW_SIZE)
+  if (
+    ch.reliableWindows[(w + PEER.RELIABLE_WINDOWS - 1) % PEER.RELIABLE_WINDOWS] >= PEER.RELIABLE_WINDOW_SIZE
+  )
+    return true
+  const span = (1 << (PEER.FREE_RELIABLE_WINDOWS + 2)) - 1
+  // 16-bit arithmetic as ENet's usedReliableWindows (an enet_uint16)
+  const mask = ((span << w) | (span >>> (PEER.RELIABLE_WINDOWS - w))) & 0xffff
+  return (ch.usedReliableWindows & mask) !== 0
 }
 
 /** Operations the peer needs from its host (implemented by EnetHost). */
@@ -113,9 +155,9 @@ export class Peer implements EnetPeer {
   channels: Channel[] = []
   incomingBandwidth = 0
   outgoingBandwidth = 0
-  throttleInterval = 5000
-  throttleAcceleration = 2
-  throttleDeceleration = 2
+  throttleInterval: number = PEER.PACKET_THROTTLE_INTERVAL
+  throttleAcceleration: number = PEER.PACKET_THROTTLE_ACCELERATION
+  throttleDeceleration: number = PEER.PACKET_THROTTLE_DECELERATION
   /** peer-wide reliable counter of the control channel 0xFF */
   outgoingReliableSeq = 0
   acknowledgements: { channel: number; seq: number; sentTime: number; command: number }[] = []
@@ -130,6 +172,21 @@ export class Peer implements EnetPeer {
   reliableDataInTransit = 0
   roundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
   roundTripTimeVariance = 0
+  /** an acknowledgement has been timed (ENet: `lastReceiveTime > 0`): the next sample is smoothed */
+  roundTripTimeSampled = false
+  /** lowest RTT and highest variance of the current throttle interval, and those of the previous one */
+  lowestRoundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
+  highestRoundTripTimeVariance = 0
+  lastRoundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
+  lastRoundTripTimeVariance = 0
+  /**
+   * ENet's packet throttle (0…32): the reliable window is windowSize × packetThrottle / 32, and about
+   * 32 − packetThrottle of every 32 unreliable packets are dropped before sending.
+   */
+  packetThrottle: number = PEER.DEFAULT_PACKET_THROTTLE
+  packetThrottleLimit: number = PEER.PACKET_THROTTLE_SCALE
+  packetThrottleCounter = 0
+  packetThrottleEpoch = 0
   lastReceiveTime = 0
   earliestTimeout = 0
   nextTimeout = 0
@@ -220,9 +277,11 @@ export class Peer implements EnetPeer {
       encoded: encodeCommand(command),
       reliable,
       dataLength,
+      packet:
+        (command.command >= CMD.SEND_RELIABLE && command.command <= CMD.SEND_UNSEQUENCED) ||
+        command.command === CMD.SEND_UNRELIABLE_FRAGMENT,
       sentTime: 0,
       roundTripTimeout: 0,
-      roundTripTimeoutLimit: 0,
       sendAttempts: 0,
     }
     this.outgoing.push(out)
@@ -240,12 +299,26 @@ export class Peer implements EnetPeer {
     for (const ch of this.channels) {
       ch.incomingReliable.clear()
       ch.pendingUnreliable = []
+      ch.reliableWindows.fill(0)
+      ch.usedReliableWindows = 0
     }
     this.waitingData = 0
   }
 
-  /** `enet_protocol_remove_sent_reliable_command`: returns the acknowledged command number, or 0. */
-  removeSentReliable(seq: number, channel: number): number {
+  /** The reliable command goes out for the first time: count it in its channel's window. */
+  markReliableSent(oc: OutgoingCommand): void {
+    const ch = this.channels[oc.command.channel] as Channel | undefined
+    if (!ch || oc.sendAttempts > 0) return
+    const w = Math.floor(oc.command.seq / PEER.RELIABLE_WINDOW_SIZE)
+    ch.usedReliableWindows |= 1 << w
+    ch.reliableWindows[w]++
+  }
+
+  /**
+   * `enet_protocol_remove_sent_reliable_command`: forgets the acknowledged command and returns it
+   * (undefined if unknown: a duplicate acknowledgement).
+   */
+  removeSentReliable(seq: number, channel: number): OutgoingCommand | undefined {
     let idx = this.sentReliable.findIndex((c) => c.command.seq === seq && c.command.channel === channel)
     let list = this.sentReliable
     if (idx < 0) {
@@ -253,28 +326,97 @@ export class Peer implements EnetPeer {
       idx = this.outgoing.findIndex(
         (c) => c.reliable && c.sendAttempts > 0 && c.command.seq === seq && c.command.channel === channel,
       )
-      if (idx < 0) return 0
+      if (idx < 0) return undefined
       list = this.outgoing
     }
     const [cmd] = list.splice(idx, 1)
     if (list === this.sentReliable) this.reliableDataInTransit -= cmd.dataLength
+    const ch = this.channels[channel] as Channel | undefined
+    if (ch) {
+      const w = Math.floor(seq / PEER.RELIABLE_WINDOW_SIZE)
+      if (ch.reliableWindows[w] > 0 && --ch.reliableWindows[w] === 0) ch.usedReliableWindows &= ~(1 << w)
+    }
     if (this.sentReliable.length > 0) {
       const first = this.sentReliable[0]
       this.nextTimeout = first.sentTime + first.roundTripTimeout
     }
-    return cmd.command.command
+    return cmd
   }
 
-  /** RTT estimate update on an ACK (`enet_protocol_handle_acknowledge`), integer maths as ENet. */
-  updateRoundTripTime(sample: number): void {
-    this.roundTripTimeVariance -= Math.floor(this.roundTripTimeVariance / 4)
-    if (sample >= this.roundTripTime) {
-      this.roundTripTime += Math.floor((sample - this.roundTripTime) / 8)
-      this.roundTripTimeVariance += Math.floor((sample - this.roundTripTime) / 4)
-    } else {
-      this.roundTripTime -= Math.floor((this.roundTripTime - sample) / 8)
-      this.roundTripTimeVariance += Math.floor((this.roundTripTime - sample) / 4)
+  /**
+   * `enet_peer_throttle`: against the previous interval's lowest RTT and highest variance, an RTT no
+   * higher opens the throttle by the acceleration, one more than two variances above closes it by the
+   * deceleration; when that RTT is within its own variance the throttle goes straight to its limit.
+   * Returns 1, -1 or 0 as ENet.
+   */
+  throttle(rtt: number): number {
+    if (this.lastRoundTripTime <= this.lastRoundTripTimeVariance) {
+      this.packetThrottle = this.packetThrottleLimit
+    } else if (rtt <= this.lastRoundTripTime) {
+      this.packetThrottle = Math.min(
+        this.packetThrottleLimit,
+        this.packetThrottle + this.throttleAcceleration,
+      )
+      return 1
+    } else if (rtt > this.lastRoundTripTime + 2 * this.lastRoundTripTimeVariance) {
+      this.packetThrottle = Math.max(0, this.packetThrottle - this.throttleDeceleration)
+      return -1
     }
+    return 0
+  }
+
+  /**
+   * On an acknowledgement timed `sample` ms (`enet_protocol_handle_acknowledge`), integer maths as
+   * ENet: the first sample sets the RTT (variance half of it); later ones adjust the throttle, then
+   * move the RTT by 1/8 and the variance by 1/4 of the difference; every throttle interval the
+   * interval's lowest RTT and highest variance become the throttle's reference.
+   */
+  updateRoundTripTime(sample: number, now: number): void {
+    const rtt = Math.max(1, sample)
+    if (this.roundTripTimeSampled) {
+      this.throttle(rtt)
+      this.roundTripTimeVariance -= Math.floor(this.roundTripTimeVariance / 4)
+      const diff = Math.abs(rtt - this.roundTripTime)
+      this.roundTripTimeVariance += Math.floor(diff / 4)
+      this.roundTripTime += rtt >= this.roundTripTime ? Math.floor(diff / 8) : -Math.floor(diff / 8)
+    } else {
+      this.roundTripTimeSampled = true
+      this.roundTripTime = rtt
+      this.roundTripTimeVariance = Math.floor((rtt + 1) / 2)
+    }
+    if (this.roundTripTime < this.lowestRoundTripTime) this.lowestRoundTripTime = this.roundTripTime
+    if (this.roundTripTimeVariance > this.highestRoundTripTimeVariance)
+      this.highestRoundTripTimeVariance = this.roundTripTimeVariance
+    if (this.packetThrottleEpoch === 0 || now - this.packetThrottleEpoch >= this.throttleInterval) {
+      this.lastRoundTripTime = this.lowestRoundTripTime
+      this.lastRoundTripTimeVariance = Math.max(1, this.highestRoundTripTimeVariance)
+      this.lowestRoundTripTime = this.roundTripTime
+      this.highestRoundTripTimeVariance = this.roundTripTimeVariance
+      this.packetThrottleEpoch = now
+    }
+  }
+
+  /** A reliable command's first retransmission timeout: ENet's rtt + 4 × variance, with our floor. */
+  get retransmitTimeout(): number {
+    return Math.max(PEER.MINIMUM_RETRANSMIT_TIMEOUT, this.roundTripTime + 4 * this.roundTripTimeVariance)
+  }
+
+  /** The reliable window now (ENet: windowSize × packetThrottle / scale, never below one MTU). */
+  get reliableWindowLimit(): number {
+    return Math.max(
+      Math.floor((this.packetThrottle * this.windowSize) / PEER.PACKET_THROTTLE_SCALE),
+      this.mtu,
+    )
+  }
+
+  /**
+   * ENet's unreliable throttle: advances the counter by 7 (mod 32) per unreliable packet and says
+   * whether to drop this one (counter above the throttle: none at the full throttle of 32).
+   */
+  dropUnreliableByThrottle(): boolean {
+    this.packetThrottleCounter =
+      (this.packetThrottleCounter + PEER.PACKET_THROTTLE_COUNTER) % PEER.PACKET_THROTTLE_SCALE
+    return this.packetThrottleCounter > this.packetThrottle
   }
 
   /** Reliable in-order delivery: queue SEND_RELIABLE, then deliver what is now in sequence. */
