@@ -146,6 +146,24 @@ describe('assist serve', () => {
     assert.equal(isAlive(res.json.pid as number), false)
   })
 
+  it('stopped by a service manager (SIGTERM to the gateway and its instances at once): the instance is reported as stopped, not as a crash', async () => {
+    const parent = tempDir()
+    dirs.push(parent)
+    const app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
+    const p = serve(['--port', '0', '--host', '127.0.0.1'], { cwd: app })
+    const url = await listening(p)
+    const res = await launch(url)
+    assert.equal(res.status, 200)
+    await p.waitFor(/\[idle#1\] idle up/)
+    // As systemd's KillMode=control-group does: every process gets SIGTERM, the instance first.
+    process.kill(-(res.json.pid as number), 'SIGTERM')
+    p.signal('SIGTERM')
+    const exit = await p.closed
+    assert.equal(exit.code, 0, p.output)
+    assert.match(p.output, /idle#1 killed by SIGTERM after \d+\.\ds \(stopped\)/)
+    assert.doesNotMatch(p.stderr, /idle#1 killed/, 'no warning for an instance the service manager stopped')
+  })
+
   it('explains what is wrong when it cannot start', async () => {
     const empty = tempDir()
     dirs.push(empty)

@@ -102,6 +102,8 @@ export interface Gateway {
 const PLACE_PLACEHOLDER = 'alloplace://assist-serve-place-placeholder.invalid:1'
 /** How long a prepared app description and launch spec are reused. */
 const SPEC_TTL_MS = 2000
+/** How long an instance's death by SIGTERM waits for the gateway's own SIGTERM before being reported. */
+const SIGTERM_ATTRIBUTION_MS = 250
 
 const DEFAULTS = {
   port: 8000,
@@ -272,13 +274,34 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     return entry
   }
 
+  /** Exit reports held back by `onExit`, flushed (as stopped) when the gateway drains. */
+  const pendingReports = new Map<ReturnType<typeof setTimeout>, () => void>()
+
   function onExit(record: InstanceRecord, exit: ExitInfo): void {
     clearTimeout(lifetimeTimers.get(record.id))
     lifetimeTimers.delete(record.id)
     registry.remove(record.id)
+    const running = registry.size
+    // A service manager stopping the whole group (systemd's KillMode=control-group) sends SIGTERM
+    // to the gateway and its instances at once; an instance's exit can then arrive before the
+    // gateway's own signal. Give the gateway a moment before reporting such a death as unexpected.
+    if (exit.signal === 'SIGTERM' && !exit.stopped && !draining) {
+      const report = () => {
+        pendingReports.delete(timer)
+        reportExit(record, exit, running)
+      }
+      const timer = setTimeout(report, SIGTERM_ATTRIBUTION_MS)
+      pendingReports.set(timer, report)
+    } else {
+      reportExit(record, exit, running)
+    }
+  }
+
+  function reportExit(record: InstanceRecord, exitInfo: ExitInfo, running: number): void {
+    const exit = draining && exitInfo.signal === 'SIGTERM' ? { ...exitInfo, stopped: true } : exitInfo
     const lifetime = (exit.lifetimeMs / 1000).toFixed(1)
     const how = describeExit(exit)
-    const line = `${record.tag} ${how} after ${lifetime}s${exit.stopped ? ' (stopped)' : ''} [${registry.size} running]`
+    const line = `${record.tag} ${how} after ${lifetime}s${exit.stopped ? ' (stopped)' : ''} [${running} running]`
     const fields = {
       event: 'exit',
       instance: record.id,
@@ -288,7 +311,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       signal: exit.signal,
       lifetime_ms: Math.round(exit.lifetimeMs),
       stopped: exit.stopped,
-      running: registry.size,
+      running,
     }
     if (!exit.stopped && exit.code !== 0) {
       const tail = record.instance.tail().slice(-5)
@@ -544,6 +567,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   async function drain(force: boolean): Promise<void> {
     draining = true
+    for (const [timer, report] of pendingReports) {
+      clearTimeout(timer)
+      report()
+    }
     server.close()
     server.closeIdleConnections()
     const records = registry.list()
