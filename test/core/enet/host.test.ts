@@ -15,18 +15,7 @@ import {
   encodeDatagram,
 } from '../../../src/core/enet/protocol.js'
 import { fill, nextEvent } from '../../helpers/enet.js'
-
-/** Deterministic PRNG (mulberry32), so a loss pattern is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../helpers/rng.js'
 
 describe('EnetHost ours ↔ ours', () => {
   test('plain exchange: connect data, rtt, echo on every channel, graceful disconnect both sides', async () => {
@@ -88,7 +77,7 @@ describe('EnetHost ours ↔ ours', () => {
     const server = await EnetHost.listen({ port: 0, channelLimit: 4, timeoutMs: 120_000 })
     const client = await EnetHost.client({ channelLimit: 4, timeoutMs: 120_000 })
     const lossy = (seed: number) => {
-      const r = prng(seed)
+      const r = seededRandom(seed)
       return () => r() >= 0.1
     }
     server.sendFilter = lossy(1)
@@ -97,7 +86,7 @@ describe('EnetHost ours ↔ ours', () => {
       const peer = client.connect('127.0.0.1', server.address.port, 4)
       const [[serverPeer]] = await Promise.all([nextEvent(server, 'connect'), nextEvent(client, 'connect')])
       const plan = (seed: number) => {
-        const r = prng(seed)
+        const r = seededRandom(seed)
         return Array.from({ length: 120 }, (_, i) => {
           const len = i === 60 ? 150_000 : Math.floor(r() * 3000)
           return { ch: Math.floor(r() * 4), data: fill(len, seed * 1000 + i), rel: r() < 0.7 }
@@ -348,7 +337,7 @@ describe('EnetHost against hostile datagrams', () => {
         ...o,
       })
       const evil = Buffer.from('EVIL')
-      const rnd = prng(99)
+      const rnd = seededRandom(99)
 
       const cases: [string, () => Promise<void> | void][] = [
         ['empty datagram', () => raw.send(Buffer.alloc(0))],

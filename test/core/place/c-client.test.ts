@@ -20,6 +20,7 @@ import type { AlloClient } from '../../../src/core/place/client.js'
 import type { Place } from '../../../src/core/place/place.js'
 import { CPeer, fnv1a } from '../../helpers/enet.js'
 import { connectClient, startTestPlace } from '../../helpers/place.js'
+import { seededRandom } from '../../helpers/rng.js'
 
 const SOURCE = fileURLToPath(new URL('../../fixtures/place/allo-c-client.c', import.meta.url))
 let dir = ''
@@ -60,18 +61,6 @@ async function step(c: CPeer, line: string, re: RegExp, timeoutMs = 15_000): Pro
 function noFatal(c: CPeer): void {
   const bad = c.lines.filter((l) => /^(FATAL|BROKEN|announce-refused)/.test(l))
   assert.deepEqual(bad, [], `the C client hit trouble:\n${c.lines.slice(-40).join('\n')}`)
-}
-
-/** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Numbers and strings in every form JSON.stringify prints that cJSON then has to parse. */
@@ -171,7 +160,7 @@ const AVATAR = {
 
 test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random world changes, gets interactions and assets, leaves cleanly', async () => {
   const seed = Number(process.env.PLACE_C_SEED ?? 20261125)
-  const r = rng(seed)
+  const r = seededRandom(seed)
   const value = values(r)
   const { place } = await startTestPlace(undefined, { name: 'C test place' })
   let other: AlloClient | undefined
