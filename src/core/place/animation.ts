@@ -30,6 +30,8 @@
  * zero rotation axis), this writes nothing instead: the state must stay valid JSON numbers.
  */
 
+import { isPlainObject } from './json.js'
+
 type Json = unknown
 export type Components = Readonly<Record<string, unknown>>
 
@@ -94,8 +96,6 @@ export function ease(easing: unknown, p: number): number {
 
 // ---- timing -------------------------------------------------------------------------------------
 
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
 const numberOr = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN)
 
 export interface Timing {
@@ -181,7 +181,7 @@ export function resolvePath(components: Components, path: string, from: AnimValu
     } else if (usage !== 'invalid' && usage !== 'standard' && Object.hasOwn(AXES, seg)) {
       axis = AXES[seg]
     } else {
-      if (!isObj(actOn) || !Object.hasOwn(actOn, seg)) return null
+      if (!isPlainObject(actOn) || !Object.hasOwn(actOn, seg)) return null
       actOn = actOn[seg]
       keys.push(seg)
     }
@@ -355,7 +355,7 @@ export function applyAnimation(
   serverTime: number,
 ): ApplyResult {
   const none = { components, applied: false, done: false }
-  if (!isObj(anim) || typeof anim.path !== 'string') return none
+  if (!isPlainObject(anim) || typeof anim.path !== 'string') return none
   const timing = timingAt(anim, serverTime)
   if (!timing) return none
   let from = animValueOf(anim.from)
@@ -373,7 +373,7 @@ export function applyAnimation(
 /** The animations object of a `property_animations` component, if it has one. */
 export function animationsOf(components: Components): Record<string, unknown> | null {
   const comp = components.property_animations
-  return isObj(comp) && isObj(comp.animations) ? comp.animations : null
+  return isPlainObject(comp) && isPlainObject(comp.animations) ? comp.animations : null
 }
 
 export interface AnimateResult {
