@@ -54,8 +54,6 @@ export interface EnetHostStats {
    * transmission of the command (it was late, not lost)
    */
   spuriousRetransmits: number
-  /** unreliable packets dropped before sending by the packet throttle (ENet drops these too) */
-  throttledUnreliable: number
   /** exceptions caught while handling a datagram (should stay 0: a bug if not) */
   internalErrors: number
   /** last reason a datagram was dropped or rejected */
@@ -90,7 +88,6 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     rejected: 0,
     retransmits: 0,
     spuriousRetransmits: 0,
-    throttledUnreliable: 0,
     internalErrors: 0,
   }
   /**
@@ -854,7 +851,7 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
     // ENet's send pass (enet_protocol_check_outgoing_commands): reliable packet commands go while
     // their bytes in flight stay within windowSize × packetThrottle / 32 (at least one MTU) and their
     // channel's reliable windows are free; once one waits, the reliable packet commands behind it wait
-    // too. Unreliable ones go (less those the throttle drops), and so do reliable control commands.
+    // too. Unreliable ones go (all of them: see Peer.packetThrottle), and so do reliable control commands.
     const windowLimit = peer.reliableWindowLimit
     const queue = peer.outgoing
     const held: OutgoingCommand[] = []
@@ -866,10 +863,6 @@ export class EnetHost extends EventEmitter<EnetHostEvents> implements PeerHost {
       const oc = queue[i]
       if (!oc.reliable) {
         peer.unreliableQueued--
-        if (oc.packet && peer.dropUnreliableByThrottle()) {
-          this.stats.throttledUnreliable++
-          continue
-        }
         add(oc.encoded, false)
         continue
       }

@@ -37,8 +37,6 @@ export const PEER = {
   PACKET_THROTTLE_SCALE: 32,
   /** ENET_PEER_DEFAULT_PACKET_THROTTLE */
   DEFAULT_PACKET_THROTTLE: 32,
-  /** ENET_PEER_PACKET_THROTTLE_COUNTER: step of the counter deciding which unreliable packets go */
-  PACKET_THROTTLE_COUNTER: 7,
   PACKET_THROTTLE_ACCELERATION: 2,
   PACKET_THROTTLE_DECELERATION: 2,
   PACKET_THROTTLE_INTERVAL: 5000,
@@ -180,12 +178,17 @@ export class Peer implements EnetPeer {
   lastRoundTripTime: number = PEER.DEFAULT_ROUND_TRIP_TIME
   lastRoundTripTimeVariance = 0
   /**
-   * ENet's packet throttle (0…32): the reliable window is windowSize × packetThrottle / 32, and about
-   * 32 − packetThrottle of every 32 unreliable packets are dropped before sending.
+   * ENet's packet throttle (0…32): the reliable window is windowSize × packetThrottle / 32.
+   *
+   * Not in ENet (wire-neutral, the sender's own policy): ENet also drops about 32 − packetThrottle of
+   * every 32 unreliable packets before sending; this host never does. Its RTT is in whole ms, so on
+   * loopback or a LAN (lowest RTT 2 ms, variance 1) an acknowledgement 3 ms late already lowers the
+   * throttle, and allonet's unreliable traffic — clock replies, one-datagram state diffs — would be
+   * thinned by a few ms of scheduling jitter, not by congestion. (Seen in `npm test`: state diffs
+   * dropped at 30/32 and 26/32, and a clock reply lost under CI load.)
    */
   packetThrottle: number = PEER.DEFAULT_PACKET_THROTTLE
   packetThrottleLimit: number = PEER.PACKET_THROTTLE_SCALE
-  packetThrottleCounter = 0
   packetThrottleEpoch = 0
   lastReceiveTime = 0
   earliestTimeout = 0
@@ -407,16 +410,6 @@ export class Peer implements EnetPeer {
       Math.floor((this.packetThrottle * this.windowSize) / PEER.PACKET_THROTTLE_SCALE),
       this.mtu,
     )
-  }
-
-  /**
-   * ENet's unreliable throttle: advances the counter by 7 (mod 32) per unreliable packet and says
-   * whether to drop this one (counter above the throttle: none at the full throttle of 32).
-   */
-  dropUnreliableByThrottle(): boolean {
-    this.packetThrottleCounter =
-      (this.packetThrottleCounter + PEER.PACKET_THROTTLE_COUNTER) % PEER.PACKET_THROTTLE_SCALE
-    return this.packetThrottleCounter > this.packetThrottle
   }
 
   /** Reliable in-order delivery: queue SEND_RELIABLE, then deliver what is now in sequence. */

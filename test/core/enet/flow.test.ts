@@ -103,17 +103,6 @@ describe('packet throttle (enet_peer_throttle)', () => {
     assert.equal(p.lowestRoundTripTime, p.roundTripTime)
     assert.ok(roundTripTime > 10)
   })
-
-  test('unreliable packets: none dropped at 32/32, all but about throttle/32 dropped below', () => {
-    const p = peer()
-    const drops = (n: number) => Array.from({ length: n }, () => p.dropUnreliableByThrottle()).filter(Boolean)
-    assert.equal(drops(320).length, 0)
-    p.packetThrottle = 16
-    const d = drops(320).length
-    assert.ok(d > 100 && d < 220, `about half of 320 dropped at 16/32, got ${d}`)
-    p.packetThrottle = 0
-    assert.ok(drops(320).length >= 300)
-  })
 })
 
 describe('free reliable windows (sending side)', () => {
@@ -218,7 +207,7 @@ describe('flow control between two hosts (real UDP)', () => {
     }
   })
 
-  test('at throttle 0/32 unreliable packets are dropped before sending (31 of 32), reliable ones are not', async () => {
+  test('at throttle 0/32 every unreliable packet is still sent (unlike ENet, which drops 31 of 32), and so is the reliable one', async () => {
     const { server, client, peer, serverPeer } = await pair()
     try {
       serverPeer.packetThrottleLimit = 0 // what ENet's bandwidth throttle does to a starved peer
@@ -235,8 +224,10 @@ describe('flow control between two hosts (real UDP)', () => {
       await last
       // the reliable packet follows every unreliable one on the channel, so all that were sent are in
       const unreliable = got.filter((g) => !g.rel)
-      assert.equal(server.stats.throttledUnreliable, 62)
-      assert.equal(unreliable.length, 2)
+      assert.deepEqual(
+        unreliable.map((g) => g.data),
+        Array.from({ length: 64 }, (_, i) => `u${i}`),
+      )
       assert.deepEqual(got.at(-1), { data: 'reliable', rel: true })
     } finally {
       for (const t of timers) clearTimeout(t)
