@@ -103,10 +103,9 @@ export async function installAlloui(ctx: Context): Promise<void> {
   const plan = allouiInstallPlan({ url, ref: ctx.options.allouiRef, submodule })
   let failedAt = -1 // the step running now (-1: none)
   const onAbort = () => {
-    // Ctrl-C while git runs: git is killed by runCommand; drop a half-made clone.
+    // Ctrl-C while the first git command runs: drop the half-made clone.
     if (failedAt === 0) cleanPartialClone(root, submodule)
   }
-  ctx.signal.addEventListener('abort', onAbort, { once: true })
   try {
     await runTasks(
       plan.map((step, i) => ({
@@ -114,7 +113,11 @@ export async function installAlloui(ctx: Context): Promise<void> {
         run: async (report: (line: string) => void) => {
           failedAt = i
           ctx.cancelNote = `finish the install with: ${followUpCommand(plan.slice(i), displayDir(ctx))}`
-          await git(step.args, root, ctx, report)
+          const running = git(step.args, root, ctx, report)
+          // Registered after git's own abort listener (runCommand's SIGKILL), so on Ctrl-C git is
+          // killed before its clone is removed, not left writing into a folder being deleted.
+          if (i === 0) ctx.signal.addEventListener('abort', onAbort, { once: true })
+          await running
         },
       })),
       ctx,
