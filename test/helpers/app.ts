@@ -2,7 +2,7 @@
  * Small real Lua apps in temp folders, for tests that run real luajit.
  *
  * The boot script records its argv and selected environment to `record.json` in the app root
- * (rewritten on every start, with a start counter in `starts.log`), prints `booted <n>` and keeps
+ * (rewritten atomically on every start, with a start counter in `starts.log`), prints `booted <n>` and keeps
  * running until killed — like a real app's run loop.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,12 +19,14 @@ local n = 1
 local f = io.open(root .. '/starts.log', 'r')
 if f then for _ in f:lines() do n = n + 1 end f:close() end
 f = io.open(root .. '/starts.log', 'a') f:write('start\\n') f:close()
-local out = io.open(root .. '/record.json', 'w')
+-- written aside and renamed into place, so a reader never sees a half-written record
+local out = io.open(root .. '/record.json.tmp', 'w')
 out:write('{"argv0":', esc(arg[0]), ',"args":[', esc(arg[1]), ',', esc(arg[2]), ']')
 out:write(',"boot_args":', esc(os.getenv('ALLO_APP_BOOT_ARGS')))
 out:write(',"identity":', esc(os.getenv('ALLO_APP_BOOTED_BY_IDENTITY')))
 out:write(',"pwd":', esc(os.getenv('PWD')), ',"marker":', esc(os.getenv('TEST_MARKER')), '}')
 out:close()
+assert(os.rename(root .. '/record.json.tmp', root .. '/record.json'))
 io.stdout:write('booted ', n, ' ', url, '\\n') io.stdout:flush()
 local mode = os.getenv('TEST_APP_MODE') or ''
 if mode == 'crash' then io.stderr:write('boom: something broke\\n') os.exit(3) end
@@ -66,7 +68,7 @@ export function makeLuaApp(name = 'testapp', opts: LuaAppOptions = {}, parent = 
   writeFile(join(root, bootPath), opts.boot ?? RECORDING_BOOT_LUA)
   writeFile(join(root, 'info.json'), JSON.stringify({ display_name: name, author: 'tests' }))
   // What the recording boot script writes into the app folder is git-ignored, as a real app's caches would be.
-  writeFile(join(root, '.gitignore'), 'record.json\nstarts.log\nchild.pid\n*.dat\n')
+  writeFile(join(root, '.gitignore'), 'record.json\nrecord.json.tmp\nstarts.log\nchild.pid\n*.dat\n')
   if (opts.withLib !== false) writeFile(join(root, 'allo/lib/liballonet.so'), 'stand-in library for tests\n')
   for (const [path, content] of Object.entries(opts.files ?? {})) writeFile(join(root, path), content)
   return root
