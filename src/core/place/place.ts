@@ -7,6 +7,7 @@
  */
 
 import { EventEmitter } from 'node:events'
+import { isMatrix } from '../matrix.js'
 import { animateEntity } from './animation.js'
 import { AssetRelay } from './assets.js'
 import { animationId, avatarToken, agentId as newAgentId } from './ids.js'
@@ -207,14 +208,6 @@ class Agent {
     const who = this.displayName !== undefined ? `"${this.displayName}"` : 'agent'
     return `${who} ${this.id.slice(0, 6)} (${this.peer.address}:${this.peer.port})`
   }
-}
-
-function isMatrix(value: unknown): value is number[] {
-  return (
-    Array.isArray(value) &&
-    value.length === 16 &&
-    value.every((n) => typeof n === 'number' && Number.isFinite(n))
-  )
 }
 
 function describeBody(body: unknown): string {
