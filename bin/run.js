@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// `assist --version` is answered without loading oclif (its import alone costs several times a bare
-// node start); the text is the one oclif prints. Everything else goes through oclif.
+// `assist --version` and the root help are answered without loading oclif (its import alone costs
+// several times a bare node start). The version text is the one oclif prints; the root help is the
+// text oclif rendered the first time, kept per inputs (see src/core/help-cache.ts). Everything else
+// goes through oclif.
 const args = process.argv.slice(2)
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const { readFileSync } = await import('node:fs')
@@ -9,6 +11,53 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
-  const { execute } = await import('@oclif/core')
-  await execute({ dir: import.meta.url })
+  const help = await rootHelpCache(args)
+  if (help?.text) {
+    process.stdout.write(help.text)
+  } else {
+    const { execute } = await import('@oclif/core')
+    const capture = help ? captureOutput() : undefined
+    await execute({ dir: import.meta.url })
+    const out = capture?.stop()
+    // Keep only a clean render: something on stdout, nothing on stderr, a zero exit.
+    if (help && out?.stdout && !out.stderr && !process.exitCode) help.keep(out.stdout)
+  }
+}
+
+/** For a root-help request: the kept text (if any) and a way to keep oclif's; otherwise undefined. */
+async function rootHelpCache(argv) {
+  const cache = await import('../dist/core/help-cache.js').catch(() => undefined)
+  if (!cache?.isRootHelpRequest(argv)) return undefined
+  const dir = cache.helpCacheDir()
+  if (!dir) return undefined
+  try {
+    const { fileURLToPath } = await import('node:url')
+    const name = cache.helpCacheName(
+      await cache.currentHelpInputs(fileURLToPath(new URL('..', import.meta.url))),
+    )
+    return { text: cache.readCachedHelp(dir, name), keep: (text) => cache.writeCachedHelp(dir, name, text) }
+  } catch {
+    return undefined
+  }
+}
+
+/** Copies what is written to stdout and stderr (still writing it through) until stop(). */
+function captureOutput() {
+  const seen = { stdout: '', stderr: '' }
+  const originals = {}
+  for (const name of ['stdout', 'stderr']) {
+    const stream = process[name]
+    const write = stream.write
+    originals[name] = write
+    stream.write = function (chunk, ...rest) {
+      seen[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')
+      return write.call(this, chunk, ...rest)
+    }
+  }
+  return {
+    stop() {
+      for (const name of ['stdout', 'stderr']) process[name].write = originals[name]
+      return seen
+    },
+  }
 }

@@ -1,6 +1,7 @@
 /** The CLI itself: version, help, "did you mean" in a real terminal, shell completion. */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { tempDir } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
@@ -33,6 +34,77 @@ test('--help lists every command, and the generate topic once', async () => {
   const topic = await runCli(['generate', '--help'])
   assert.match(topic.stdout, /generate nginx/)
   assert.match(topic.stdout, /generate systemd/)
+})
+
+test('the root help is rendered by oclif once, then printed from the cache, for every way of asking', async () => {
+  const cacheHome = tempDir()
+  const dir = join(cacheHome, 'allo-assist', 'help')
+  const env = { XDG_CACHE_HOME: cacheHome }
+  const kept = () => readdirSync(dir).filter((f) => f.endsWith('.txt'))
+
+  const live = await runCli(['--help'], { env: { ...env, ASSIST_NO_HELP_CACHE: '1' } })
+  assert.equal(live.code, 0, live.stderr)
+  assert.throws(() => readdirSync(dir), 'ASSIST_NO_HELP_CACHE=1 neither reads nor writes the cache')
+
+  const first = await runCli(['--help'], { env })
+  assert.equal(first.code, 0, first.stderr)
+  assert.equal(first.stdout, live.stdout, "the first request is oclif's own rendering")
+  assert.equal(kept().length, 1)
+  const [file] = kept()
+  assert.match(file, /_pipe_plain\.txt$/, 'not a terminal, no colour')
+  assert.equal(readFileSync(join(dir, file), 'utf8'), live.stdout)
+
+  // Every later root-help request prints the kept text (proved by changing it).
+  writeFileSync(join(dir, file), 'KEPT HELP\n')
+  for (const args of [['--help'], ['-h'], ['help'], []]) {
+    const r = await runCli(args, { env })
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    assert.equal(r.stdout, 'KEPT HELP\n', `assist ${args.join(' ')} prints the kept help`)
+  }
+  // Command help is not cached: oclif renders it.
+  const runHelp = await runCli(['run', '--help'], { env })
+  assert.match(runHelp.stdout, /^USAGE\n {2}\$ assist run/m)
+
+  // Another width is another input: rendered by oclif at that width, kept beside the first.
+  const narrowEnv = { ...env, OCLIF_COLUMNS: '50' }
+  const narrowLive = await runCli(['--help'], { env: { ...narrowEnv, ASSIST_NO_HELP_CACHE: '1' } })
+  const narrow = await runCli(['--help'], { env: narrowEnv })
+  assert.equal(narrow.stdout, narrowLive.stdout)
+  assert.notEqual(narrow.stdout, live.stdout, 'wrapped at 50 columns')
+  assert.ok(narrow.stdout.split('\n').length > live.stdout.split('\n').length, 'more, shorter lines')
+  assert.equal(kept().length, 2)
+})
+
+test('the root help still prints when its cache cannot be written', async () => {
+  const notADir = join(tempDir(), 'file')
+  writeFileSync(notADir, 'x')
+  const r = await runCli(['--help'], { env: { XDG_CACHE_HOME: notADir } })
+  assert.equal(r.code, 0)
+  assert.equal(r.stderr, '')
+  assert.match(r.stdout, /^COMMANDS$/m)
+})
+
+test('-h is --help for commands too', async () => {
+  const short = await runCli(['run', '-h'])
+  const long = await runCli(['run', '--help'])
+  assert.equal(short.code, 0, short.stderr)
+  assert.equal(short.stdout, long.stdout)
+})
+
+test('in a terminal, the kept root help is the one oclif rendered there (colour and width included)', () => {
+  const cwd = tempDir()
+  const env = { XDG_CACHE_HOME: tempDir() }
+  const first = runCliInPty(['--help'], { cwd, env, steps: [] })
+  const second = runCliInPty(['--help'], { cwd, env, steps: [] })
+  assert.equal(first.error, null)
+  assert.equal(second.error, null)
+  assert.match(plain(first.output), /^COMMANDS$/m)
+  assert.equal(second.output, first.output)
+  const [file] = readdirSync(join(env.XDG_CACHE_HOME, 'allo-assist', 'help'))
+  assert.doesNotMatch(file, /_pipe_/, 'keyed by the terminal width')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for oclif's bold headers
+  const bold = /\u001b\[1m/.test(first.output)
+  assert.equal(file.endsWith('_color.txt'), bold, 'keyed by whether oclif coloured it')
 })
 
 test('a typo: in a terminal it asks "Did you mean run?" and runs it on yes; without one it exits 127', async () => {
