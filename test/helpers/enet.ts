@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { EnetHost, EnetHostEvents } from '../../src/core/enet/index.js'
+import type { Command } from '../../src/core/enet/protocol.js'
 
 export const C_PEER_SOURCE = fileURLToPath(new URL('../fixtures/enet/peer.c', import.meta.url))
 
@@ -154,4 +155,28 @@ export function nextEvent<K extends keyof EnetHostEvents>(
     }, timeoutMs)
     host.on(event, listener as never)
   })
+}
+
+/** The CONNECT of the fact sheet's worked bytes (allonet-protocol.md §1.3), with `overrides` on top. */
+export function connectCommand(overrides: Partial<Extract<Command, { command: 2 }>> = {}): Command {
+  return {
+    command: 2,
+    flags: 0x80,
+    channel: 0xff,
+    seq: 1,
+    outgoingPeerId: 0,
+    incomingSessionId: 0xff,
+    outgoingSessionId: 0xff,
+    mtu: 1400,
+    windowSize: 65536,
+    channelCount: 6,
+    incomingBandwidth: 0,
+    outgoingBandwidth: 0,
+    throttleInterval: 5000,
+    throttleAcceleration: 2,
+    throttleDeceleration: 2,
+    connectId: 0xbd229516,
+    data: 0,
+    ...overrides,
+  }
 }

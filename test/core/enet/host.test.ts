@@ -14,7 +14,7 @@ import {
   encodeCommand,
   encodeDatagram,
 } from '../../../src/core/enet/protocol.js'
-import { fill, nextEvent } from '../../helpers/enet.js'
+import { connectCommand, fill, nextEvent } from '../../helpers/enet.js'
 import { seededRandom } from '../../helpers/rng.js'
 
 describe('EnetHost ours ↔ ours', () => {
@@ -251,26 +251,7 @@ class RawClient {
   }
 
   connectCommand(overrides: Partial<Extract<Command, { command: 2 }>> = {}): Command {
-    return {
-      command: 2,
-      flags: 0x80,
-      channel: 0xff,
-      seq: 1,
-      outgoingPeerId: 0,
-      incomingSessionId: 0xff,
-      outgoingSessionId: 0xff,
-      mtu: 1400,
-      windowSize: 65536,
-      channelCount: 6,
-      incomingBandwidth: 0,
-      outgoingBandwidth: 0,
-      throttleInterval: 5000,
-      throttleAcceleration: 2,
-      throttleDeceleration: 2,
-      connectId: 0x1234abcd,
-      data: 42,
-      ...overrides,
-    }
+    return connectCommand({ connectId: 0x1234abcd, data: 42, ...overrides })
   }
 
   /** CONNECT → VERIFY_CONNECT → ACK, by hand. */
