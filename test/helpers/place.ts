@@ -71,3 +71,17 @@ export async function transportsUnderTest(): Promise<Array<[string, () => Transp
     ['in-memory', () => new FakeNetwork()],
   ]
 }
+
+/** A repeating linear turn about y (alloui's add_property_animation body), stored by the place as given. */
+export function spinAnimation() {
+  return {
+    path: 'transform.matrix.rotation.y',
+    from: 0,
+    to: 3.14,
+    start_at: 0,
+    duration: 2,
+    easing: 'linear',
+    repeats: true,
+    autoreverses: false,
+  }
+}

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 import type { AlloClient } from '../../../src/core/place/client.js'
 import type { Place } from '../../../src/core/place/place.js'
 import { CPeer, fnv1a } from '../../helpers/enet.js'
-import { connectClient, startTestPlace } from '../../helpers/place.js'
+import { connectClient, spinAnimation, startTestPlace } from '../../helpers/place.js'
 import { seededRandom } from '../../helpers/rng.js'
 
 const SOURCE = fileURLToPath(new URL('../../fixtures/place/allo-c-client.c', import.meta.url))
@@ -232,23 +232,7 @@ test('a C client on real ENet + cJSON: boots, builds UI, follows 120 random worl
     await new Promise((res) => setTimeout(res, 300))
     await other.changeComponents(moved, { relationships: { parent: p2 } })
     // Property animations, as alloui adds them (stored in the sender entity; visors run them).
-    await other.request(
-      'place',
-      [
-        'add_property_animation',
-        {
-          path: 'transform.matrix.rotation.y',
-          from: 0,
-          to: 3.14,
-          start_at: 0,
-          duration: 2,
-          easing: 'linear',
-          repeats: true,
-          autoreverses: false,
-        },
-      ],
-      { sender: moved },
-    )
+    await other.request('place', ['add_property_animation', spinAnimation()], { sender: moved })
     await assertSameState(c, place, place.revision)
     noFatal(c)
 

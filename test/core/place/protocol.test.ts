@@ -8,7 +8,13 @@ import { after, describe, test } from 'node:test'
 import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
 import type { RevisionEvent } from '../../../src/core/place/place.js'
 import { CHANNEL } from '../../../src/core/place/transport.js'
-import { connectClient, startTestPlace, transportsUnderTest, waitForPlace } from '../../helpers/place.js'
+import {
+  connectClient,
+  spinAnimation,
+  startTestPlace,
+  transportsUnderTest,
+  waitForPlace,
+} from '../../helpers/place.js'
 
 const transports = await transportsUnderTest()
 
@@ -349,16 +355,7 @@ for (const [name, make] of transports) {
     test('property animations are stored in the sender entity and removable', async () => {
       const { join } = await setup()
       const a = await join('a')
-      const anim = {
-        path: 'transform.matrix.rotation.y',
-        from: 0,
-        to: 3.14,
-        start_at: 0,
-        duration: 2,
-        easing: 'linear',
-        repeats: true,
-        autoreverses: false,
-      }
+      const anim = spinAnimation()
       const res = await a.request('place', ['add_property_animation', anim])
       assert.equal(res[1], 'ok')
       const id = String(res[2])
