@@ -14,6 +14,7 @@ import { CLI, runCli } from '../helpers/cli.js'
 import { snapshot } from '../helpers/fs-snapshot.js'
 import { BAD_NAMES } from '../helpers/names.js'
 import { checkPng } from '../helpers/png.js'
+import { TEMPLATE_FILES } from '../helpers/templates.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const GIT_ENV = {
@@ -28,20 +29,6 @@ function listFiles(dir: string): string[] {
   return snapshot(dir)
     .filter((l) => / f /.test(l))
     .map((l) => l.split(' ')[0])
-}
-
-const EXPECTED: Record<string, string[]> = {
-  lua: [
-    '.gitignore',
-    'README.md',
-    'allo/allonet.lock',
-    'allo/assist',
-    'allo/boot.lua',
-    'images/quit.png',
-    'info.json',
-    'lua/main.lua',
-  ],
-  minimal: ['.gitignore', 'allo/allonet.lock', 'allo/assist', 'allo/boot.lua', 'info.json', 'lua/main.lua'],
 }
 
 for (const template of ['lua', 'minimal']) {
@@ -65,7 +52,7 @@ for (const template of ['lua', 'minimal']) {
       )
       assert.equal(r.code, 0, r.stderr + r.stdout)
       const app = join(parent, 'hello-app')
-      assert.deepEqual(listFiles(app).sort(), [...EXPECTED[template]].sort())
+      assert.deepEqual(listFiles(app).sort(), [...TEMPLATE_FILES[template]].sort())
       assert.deepEqual(
         snapshot(parent).filter((l) => l.includes('.assist-')),
         [],
@@ -160,7 +147,7 @@ test('--commit makes one initial commit with every file; inside a repository no 
     assert.equal(r.code, 0, r.stderr)
     const app = join(parent, 'clock')
     const files = execFileSync('git', ['ls-files'], { cwd: app }).toString().trim().split('\n').sort()
-    assert.deepEqual(files, [...EXPECTED.lua].sort())
+    assert.deepEqual(files, [...TEMPLATE_FILES.lua].sort())
     assert.equal(execFileSync('git', ['rev-list', '--count', 'HEAD'], { cwd: app }).toString().trim(), '1')
     assert.equal(
       execFileSync('git', ['ls-files', '-s', 'allo/assist'], { cwd: app }).toString().slice(0, 6),

@@ -26,6 +26,7 @@ import {
 import { listTemplates, readTemplate } from '../../../src/core/scaffold/templates.js'
 import { removeDir, tempDir, writeFile } from '../../helpers/app.js'
 import { snapshot } from '../../helpers/fs-snapshot.js'
+import { TEMPLATE_FILES } from '../../helpers/templates.js'
 
 const values = { name: 'my-app', displayName: 'Say "hi" \\ it\'s ]] 🚀', author: 'Ada' }
 
@@ -79,16 +80,7 @@ test('planFiles lists every template file except template.json, with modes', asy
   const files = await planFiles(lua)
   assert.deepEqual(
     files.map((f) => f.rel),
-    [
-      '.gitignore',
-      'README.md',
-      'allo/allonet.lock',
-      'allo/assist',
-      'allo/boot.lua',
-      'images/quit.png',
-      'info.json',
-      'lua/main.lua',
-    ].sort((a, b) => a.localeCompare(b)),
+    [...TEMPLATE_FILES.lua].sort((a, b) => a.localeCompare(b)),
   )
   assert.equal(files.find((f) => f.rel === 'allo/assist')?.mode, 0o755)
   assert.equal(files.find((f) => f.rel === 'lua/main.lua')?.mode, 0o644)

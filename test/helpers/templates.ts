@@ -1,0 +1,16 @@
+/** What the built-in app templates (templates/*) are expected to write, shared by the scaffold and create tests. */
+
+/** The files each built-in template writes into a new app, as paths relative to the app folder. */
+export const TEMPLATE_FILES: Readonly<Record<string, readonly string[]>> = {
+  lua: [
+    '.gitignore',
+    'README.md',
+    'allo/allonet.lock',
+    'allo/assist',
+    'allo/boot.lua',
+    'images/quit.png',
+    'info.json',
+    'lua/main.lua',
+  ],
+  minimal: ['.gitignore', 'allo/allonet.lock', 'allo/assist', 'allo/boot.lua', 'info.json', 'lua/main.lua'],
+}
