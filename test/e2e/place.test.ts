@@ -37,6 +37,21 @@ async function joinPlace(port: number, name: string): Promise<AlloClient> {
   return c
 }
 
+/**
+ * An app named luaagent whose boot script runs the real LuaJIT agent on the C ENet library
+ * (test/fixtures/place/lua-agent.lua) against the place URL it is given.
+ */
+function luaAgentApp(): string {
+  const agent = fileURLToPath(new URL('../fixtures/place/lua-agent.lua', import.meta.url))
+  const boot = `local host, port = arg[2]:match('^alloplace://([^:/]+):(%d+)$')
+arg = { [0] = ${JSON.stringify(agent)}, host, port }
+dofile(${JSON.stringify(agent)})
+`
+  const parent = tempDir()
+  dirs.push(parent)
+  return makeLuaApp('luaagent', { boot }, parent)
+}
+
 describe('assist place', () => {
   it('serves agents, logs one line per agent event, and closes on SIGINT', async () => {
     const p = start(['place', '--port', '0', '--name', 'E2E place'])
@@ -113,14 +128,7 @@ describe('assist run with a built-in place', () => {
   })
 
   it('a real LuaJIT app on the C ENet library joins the built-in place; run ends when the app quits', async () => {
-    const agent = fileURLToPath(new URL('../fixtures/place/lua-agent.lua', import.meta.url))
-    const boot = `local host, port = arg[2]:match('^alloplace://([^:/]+):(%d+)$')
-arg = { [0] = ${JSON.stringify(agent)}, host, port }
-dofile(${JSON.stringify(agent)})
-`
-    const parent = tempDir()
-    dirs.push(parent)
-    const app = makeLuaApp('luaagent', { boot }, parent)
+    const app = luaAgentApp()
     const p = start(['run', '--no-watch'], { cwd: app })
     const { port } = await placeUrl(p)
     await p.waitFor(/\[place\] .*announced: "lua-agent"/)
@@ -134,14 +142,7 @@ dofile(${JSON.stringify(agent)})
   })
 
   it('hot reload: the killed instance is dropped from the built-in place within seconds', async () => {
-    const agent = fileURLToPath(new URL('../fixtures/place/lua-agent.lua', import.meta.url))
-    const boot = `local host, port = arg[2]:match('^alloplace://([^:/]+):(%d+)$')
-arg = { [0] = ${JSON.stringify(agent)}, host, port }
-dofile(${JSON.stringify(agent)})
-`
-    const parent = tempDir()
-    dirs.push(parent)
-    const app = makeLuaApp('luaagent', { boot }, parent)
+    const app = luaAgentApp()
     const p = start(['run'], { cwd: app })
     await placeUrl(p)
     await p.waitFor(/\[place\] .*announced: "lua-agent"/)
