@@ -52,6 +52,11 @@ interface HostileCase {
 }
 
 const R = 'HOSTILE0000000000'
+
+/** The change_components request (id R) that adds or changes `add` on `entity` and removes nothing. */
+const changeComponents = (entity: string, add: Record<string, unknown>) =>
+  env('request', '', 'place', R, ['change_components', entity, 'add_or_change', add, 'remove', []])
+
 const cases: HostileCase[] = [
   {
     name: 'non-JSON on the commands channel',
@@ -201,15 +206,7 @@ const cases: HostileCase[] = [
   {
     name: 'change_components moving an entity under one that does not exist (alloui would crash on it)',
     channel: 1,
-    data: (c) =>
-      env('request', '', 'place', R, [
-        'change_components',
-        c.attackerAvatar,
-        'add_or_change',
-        { relationships: { parent: 'nosuchthing' } },
-        'remove',
-        [],
-      ]),
+    data: (c) => changeComponents(c.attackerAvatar, { relationships: { parent: 'nosuchthing' } }),
     reply: [
       'change_components',
       'error',
@@ -219,15 +216,7 @@ const cases: HostileCase[] = [
   {
     name: 'change_components with property_animations lacking "animations" (visors’ simulation would crash)',
     channel: 1,
-    data: (c) =>
-      env('request', '', 'place', R, [
-        'change_components',
-        c.attackerAvatar,
-        'add_or_change',
-        { property_animations: { spin: true } },
-        'remove',
-        [],
-      ]),
+    data: (c) => changeComponents(c.attackerAvatar, { property_animations: { spin: true } }),
     reply: ['change_components', 'error', 'property_animations.animations must be an object of animations'],
   },
   {
@@ -243,15 +232,7 @@ const cases: HostileCase[] = [
   {
     name: 'change_components making an entity its own parent',
     channel: 1,
-    data: (c) =>
-      env('request', '', 'place', R, [
-        'change_components',
-        c.attackerAvatar,
-        'add_or_change',
-        { relationships: { parent: c.attackerAvatar } },
-        'remove',
-        [],
-      ]),
+    data: (c) => changeComponents(c.attackerAvatar, { relationships: { parent: c.attackerAvatar } }),
     log: /its own ancestor/,
   },
   {
@@ -263,41 +244,19 @@ const cases: HostileCase[] = [
   {
     name: 'change_components on an unknown entity',
     channel: 1,
-    data: env('request', '', 'place', R, [
-      'change_components',
-      'nosuchthing',
-      'add_or_change',
-      {},
-      'remove',
-      [],
-    ]),
+    data: changeComponents('nosuchthing', {}),
     reply: ['change_components', 'error', 'no such entity'],
   },
   {
     name: 'change_components on the place entity',
     channel: 1,
-    data: env('request', '', 'place', R, [
-      'change_components',
-      'place',
-      'add_or_change',
-      { clock: {} },
-      'remove',
-      [],
-    ]),
+    data: changeComponents('place', { clock: {} }),
     reply: ['change_components', 'error', 'the place entity cannot be changed'],
   },
   {
     name: 'change_components with a non-object component value (on the bystander’s entity)',
     channel: 1,
-    data: (c) =>
-      env('request', '', 'place', R, [
-        'change_components',
-        c.bystanderEntity,
-        'add_or_change',
-        { text: 'boom' },
-        'remove',
-        [],
-      ]),
+    data: (c) => changeComponents(c.bystanderEntity, { text: 'boom' }),
     reply: ['change_components', 'error', 'component "text" must be an object'],
   },
   {
@@ -487,6 +446,15 @@ for (const [name, make] of transports) {
       return JSON.stringify(snap.entities.filter((e) => e.ownerName === 'bystander'))
     }
 
+    /** The place still answers the bystander and sends it states, and none of its entities changed. */
+    async function assertBystanderServedAndUntouched(): Promise<void> {
+      const agents = await bystander.listAgents()
+      assert.ok(agents.some((x) => x.display_name === 'bystander'))
+      const rev = bystander.state.revision
+      await bystander.waitForState((s) => s.revision > rev)
+      assert.equal(bystanderView(), before_)
+    }
+
     let attacker: AlloClient | undefined
     async function getAttacker(fresh: boolean): Promise<AlloClient> {
       if (attacker && (fresh || !attacker.connected || attacker.avatarId === undefined)) {
@@ -536,11 +504,7 @@ for (const [name, make] of transports) {
           )
         }
         // The place still serves the bystander, and nothing of the bystander's changed.
-        const agents = await bystander.listAgents()
-        assert.ok(agents.some((x) => x.display_name === 'bystander'))
-        const rev = bystander.state.revision
-        await bystander.waitForState((s) => s.revision > rev)
-        assert.equal(bystanderView(), before_)
+        await assertBystanderServedAndUntouched()
         bystander.off('interaction', onFwd)
         assert.deepEqual(forwarded, [], 'nothing broken was forwarded to the bystander')
       })
@@ -561,11 +525,7 @@ for (const [name, make] of transports) {
           const sock = createSocket('udp4')
           await new Promise<void>((r) => sock.send(bytes, place.port, '127.0.0.1', () => r()))
           sock.close()
-          const agents = await bystander.listAgents()
-          assert.ok(agents.some((x) => x.display_name === 'bystander'))
-          const rev = bystander.state.revision
-          await bystander.waitForState((s) => s.revision > rev)
-          assert.equal(bystanderView(), before_)
+          await assertBystanderServedAndUntouched()
         })
       }
     }
