@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeLuaApp, removeDir, tempDir } from '../helpers/app.js'
 import { CliProcess, isAlive, runCli, sleep } from '../helpers/cli.js'
-import { selfSignedCert, writeNginxWrapper } from '../helpers/deploy.js'
+import { selfSignedCert, siteFileFlags, writeNginxWrapper } from '../helpers/deploy.js'
 
 const DOMAIN = 'apps.test'
 const PLACE = 'alloplace://127.0.0.1:21337'
@@ -180,14 +180,7 @@ describe('LIVE: generated nginx site in front of real assist serve gateways', ()
       `127.0.0.1:${httpPort}`,
       '--listen-https',
       `127.0.0.1:${httpsPort}`,
-      '--cert',
-      cert,
-      '--key',
-      key,
-      '--acme-root',
-      join(prefix, 'acme'),
-      '--access-log',
-      accessLog,
+      ...siteFileFlags(prefix, { cert, key }, accessLog),
       // Launches per client address: 1 a minute plus a burst of 8 — enough for the tests before the last.
       '--rate-limit',
       '1r/m',

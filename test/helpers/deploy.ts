@@ -97,6 +97,24 @@ export async function selfSignedCert(dir: string, domain: string): Promise<{ cer
   return { cert, key }
 }
 
+/** `assist generate nginx` flags for a site whose cert, key, ACME root and access log live in a test nginx prefix. */
+export function siteFileFlags(
+  prefix: string,
+  tls: { cert: string; key: string },
+  accessLog: string,
+): string[] {
+  return [
+    '--cert',
+    tls.cert,
+    '--key',
+    tls.key,
+    '--acme-root',
+    join(prefix, 'acme'),
+    '--access-log',
+    accessLog,
+  ]
+}
+
 /**
  * A minimal nginx.conf around a generated site (which lives inside http {}): pid, error log and
  * temp paths all inside `prefix`, so nginx runs unprivileged and touches nothing outside it.
