@@ -26,11 +26,15 @@ export async function launchBrowser(): Promise<Browser> {
   })
 }
 
-/** A page that records console errors and uncaught exceptions. */
+/**
+ * A page that records console errors and uncaught exceptions; `beforeLoad` runs on it before it
+ * loads `url` (to watch its requests from the first).
+ */
 export async function openPage(
   browser: Browser,
   url: string,
   viewport = { width: 1280, height: 800 },
+  beforeLoad?: (page: Page) => void,
 ): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport })
   const errors: string[] = []
@@ -38,6 +42,7 @@ export async function openPage(
     if (m.type() === 'error') errors.push(m.text())
   })
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`))
+  beforeLoad?.(page)
   await page.goto(url)
   return { page, errors }
 }

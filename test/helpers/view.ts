@@ -1,8 +1,17 @@
-/** Helpers for the web view's tests: the transport the place runs on, and the test app's entities. */
+/**
+ * Helpers for the web view's tests: the transport the place runs on, the test app's entities, and
+ * the place + app + view server + chromium that every live view test starts and tears down.
+ */
+import { after, before } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import type { Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import type { AlloClient } from '../../src/core/place/client.js'
+import type { Place, PlaceOptions } from '../../src/core/place/place.js'
 import type { Transport } from '../../src/core/place/transport.js'
+import { type PlaceView, startPlaceView } from '../../src/core/view/live.js'
+import { launchBrowser, openPage } from './browser.js'
 import { FakeNetwork } from './fake-enet.js'
+import { connectClient, startTestPlace } from './place.js'
 
 /**
  * The real UDP ENet transport when src/core/enet is present, else the in-memory stand-in (the
@@ -176,4 +185,48 @@ export async function closeLive(parts: {
   await parts.view?.close()
   await parts.app?.disconnect().catch(() => {})
   await parts.place?.close()
+}
+
+/** The running parts of a live view test, filled in by liveViewSuite's before hook. */
+export interface LiveView {
+  transport: Transport | undefined
+  place: Place
+  /** The test app: joined as `app.name`, with `app.avatar` as its avatar. */
+  app: AlloClient
+  view: PlaceView
+  browser: Browser
+  page: Page
+  /** The page's console errors and uncaught exceptions. */
+  errors: string[]
+}
+
+/**
+ * Registers, inside a describe, the before and after hooks of a live view test: a place on
+ * viewTestTransport() (with `placeOptions`), the test app joined to it, `setup` (spawn the app's
+ * entities), the view server, and chromium showing the view (`beforeLoad` sees the page before
+ * it loads); afterwards closeLive. The returned parts are filled in when the before hook has run.
+ */
+export function liveViewSuite(opts: {
+  placeOptions?: Partial<PlaceOptions>
+  app: { name: string; avatar: Record<string, unknown> }
+  setup?: (live: LiveView) => Promise<void>
+  beforeLoad?: (page: Page) => void
+}): LiveView {
+  const live = {} as LiveView
+  before(async () => {
+    ;({ transport: live.transport } = await viewTestTransport())
+    ;({ place: live.place } = await startTestPlace(live.transport, opts.placeOptions))
+    live.app = await connectClient(live.place, live.transport, opts.app.name, { avatar: opts.app.avatar })
+    await opts.setup?.(live)
+    live.view = await startPlaceView({ place: live.place, transport: live.transport })
+    live.browser = await launchBrowser()
+    ;({ page: live.page, errors: live.errors } = await openPage(
+      live.browser,
+      live.view.url,
+      undefined,
+      opts.beforeLoad,
+    ))
+  })
+  after(() => closeLive(live))
+  return live
 }

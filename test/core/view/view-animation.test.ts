@@ -7,15 +7,9 @@
  */
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
-import type { AlloClient } from '../../../src/core/place/client.js'
-import type { Place } from '../../../src/core/place/place.js'
-import type { Transport } from '../../../src/core/place/transport.js'
-import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
-import { launchBrowser, openPage } from '../../helpers/browser.js'
-import { connectClient, startTestPlace } from '../../helpers/place.js'
-import { ARTIFACTS, at, box, closeLive, viewTestTransport, waitPage } from '../../helpers/view.js'
+import { describe, it } from 'node:test'
+import type { Page } from 'playwright-core'
+import { ARTIFACTS, at, box, liveViewSuite, waitPage } from '../../helpers/view.js'
 
 interface Sample {
   messages: number
@@ -42,54 +36,44 @@ function sampleFrames(page: Page, id: string, count: number): Promise<Sample[]> 
 }
 
 describe('web view: property animations run in the page every frame', () => {
-  let transport: Transport | undefined
-  let place: Place
-  let view: PlaceView
-  let app: AlloClient
-  let browser: Browser
-  let page: Page
-  let errors: string[]
   let spinner: string
-
-  before(async () => {
-    ;({ transport } = await viewTestTransport())
-    ;({ place } = await startTestPlace(transport, { tickMs: 1500 }))
-    app = await connectClient(place, transport, 'spinner-app', {
+  const live = liveViewSuite({
+    placeOptions: { tickMs: 1500 },
+    app: {
+      name: 'spinner-app',
       avatar: {
         transform: { matrix: at(0, 1.2, -2) },
         geometry: box(0.4, 0.4, 0.1),
         material: { color: [0.3, 0.6, 0.9, 1] },
       },
-    })
-    spinner = app.avatarId as string
-    // A still label above it, for the screenshot.
-    await app.spawnEntity({
-      transform: { matrix: at(0, 1.65, -2), size: [1.2, 0.12, 0.001] },
-      text: { string: 'rotation.y · sineInOut · autoreverses', height: 0.08, width: 1.2, halign: 'center' },
-      material: { color: [1, 1, 1, 1] },
-    })
-    const res = await app.request('place', [
-      'add_property_animation',
-      {
-        path: 'transform.matrix.rotation.y',
-        from: 0,
-        to: 3,
-        start_at: place.serverTime(),
-        duration: 4,
-        easing: 'sineInOut',
-        repeats: true,
-        autoreverses: true,
-      },
-    ])
-    assert.equal(res[1], 'ok')
-    view = await startPlaceView({ place, transport })
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, view.url))
+    },
+    async setup({ app, place }) {
+      spinner = app.avatarId as string
+      // A still label above it, for the screenshot.
+      await app.spawnEntity({
+        transform: { matrix: at(0, 1.65, -2), size: [1.2, 0.12, 0.001] },
+        text: { string: 'rotation.y · sineInOut · autoreverses', height: 0.08, width: 1.2, halign: 'center' },
+        material: { color: [1, 1, 1, 1] },
+      })
+      const res = await app.request('place', [
+        'add_property_animation',
+        {
+          path: 'transform.matrix.rotation.y',
+          from: 0,
+          to: 3,
+          start_at: place.serverTime(),
+          duration: 4,
+          easing: 'sineInOut',
+          repeats: true,
+          autoreverses: true,
+        },
+      ])
+      assert.equal(res[1], 'ok')
+    },
   })
 
-  after(() => closeLive({ browser, view, app, place }))
-
   it('the drawn transform changes between frames with no new state, as a turn about y with the translation kept', async () => {
+    const { page, place, errors } = live
     await waitPage(
       page,
       (v, id) => {
@@ -140,6 +124,7 @@ describe('web view: property animations run in the page every frame', () => {
   })
 
   it('the state the page gets carries the animated value too (the place runs it each tick)', async () => {
+    const { page } = live
     const first = await page.evaluate(
       (id) =>
         JSON.stringify(

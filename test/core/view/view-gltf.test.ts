@@ -8,20 +8,15 @@
  */
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import { describe, it } from 'node:test'
+import type { Page } from 'playwright-core'
 import * as THREE from 'three'
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js'
 import { ASSET_DATA, decodeAsset } from '../../../src/core/place/asset-wire.js'
-import type { AlloClient } from '../../../src/core/place/client.js'
-import type { Place } from '../../../src/core/place/place.js'
-import { CHANNEL, type Transport } from '../../../src/core/place/transport.js'
-import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
+import { CHANNEL } from '../../../src/core/place/transport.js'
 import { assetIdOf } from '../../../src/core/view/recorded.js'
-import { launchBrowser } from '../../helpers/browser.js'
 import { boxMesh, encodeGlb } from '../../helpers/glb.js'
-import { connectClient, startTestPlace } from '../../helpers/place.js'
-import { ARTIFACTS, at, closeLive, type PageView, viewTestTransport, waitPage } from '../../helpers/view.js'
+import { ARTIFACTS, at, liveViewSuite, type PageView, waitPage } from '../../helpers/view.js'
 
 const BOX = boxMesh(0.5, 0.3, 0.2, [1, 0.4, 0, 1])
 const GLB = encodeGlb(BOX)
@@ -74,13 +69,6 @@ describe('the .glb fixture', () => {
 })
 
 describe('web view: an entity whose geometry is a glTF asset, in chromium', () => {
-  let transport: Transport | undefined
-  let place: Place
-  let view: PlaceView
-  let app: AlloClient
-  let browser: Browser
-  let page: Page
-  const errors: string[] = []
   const pageAssetRequests: string[] = []
   /** Asset data messages the app sent (answers to the place's requests). */
   const appSaw = { data: 0 }
@@ -89,47 +77,38 @@ describe('web view: an entity whose geometry is a glTF asset, in chromium', () =
   const glbId = assetIdOf(GLB)
   const missingId = assetIdOf(Buffer.from('no agent has these bytes'))
 
-  before(async () => {
-    ;({ transport } = await viewTestTransport())
-    ;({ place } = await startTestPlace(transport))
-    app = await connectClient(place, transport, 'model-app', {
-      avatar: { transform: { matrix: at(0, 0, 0) } },
-    })
-    assert.equal(app.serveAsset(GLB), glbId)
-    // Spy (not a mock) on the app's asset channel: what the place asked it for and what it sent back.
-    const sendRaw = app.sendRaw.bind(app)
-    app.sendRaw = (channel, data, reliable) => {
-      if (channel === CHANNEL.assets) {
-        const m = decodeAsset(Buffer.from(data as Uint8Array))
-        if (typeof m !== 'string' && m.mid === ASSET_DATA && m.header.id === glbId) appSaw.data++
+  const live = liveViewSuite({
+    app: { name: 'model-app', avatar: { transform: { matrix: at(0, 0, 0) } } },
+    async setup({ app }) {
+      assert.equal(app.serveAsset(GLB), glbId)
+      // Spy (not a mock) on the app's asset channel: what the place asked it for and what it sent back.
+      const sendRaw = app.sendRaw.bind(app)
+      app.sendRaw = (channel, data, reliable) => {
+        if (channel === CHANNEL.assets) {
+          const m = decodeAsset(Buffer.from(data as Uint8Array))
+          if (typeof m !== 'string' && m.mid === ASSET_DATA && m.header.id === glbId) appSaw.data++
+        }
+        return sendRaw(channel, data, reliable)
       }
-      return sendRaw(channel, data, reliable)
-    }
-    model = await app.spawnEntity({
-      transform: { matrix: at(0, 1.2, -2) },
-      geometry: { type: 'asset', name: glbId },
-      collider: { type: 'box', width: 0.5, height: 0.3, depth: 0.2 },
-    })
-    missing = await app.spawnEntity({
-      transform: { matrix: at(0.8, 1.2, -2) },
-      geometry: { type: 'asset', name: missingId },
-    })
-    view = await startPlaceView({ place, transport })
-    browser = await launchBrowser()
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text())
-    })
-    page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`))
-    page.on('request', (r) => {
-      if (new URL(r.url()).pathname.startsWith('/asset/')) pageAssetRequests.push(r.url())
-    })
-    await page.goto(view.url)
+      model = await app.spawnEntity({
+        transform: { matrix: at(0, 1.2, -2) },
+        geometry: { type: 'asset', name: glbId },
+        collider: { type: 'box', width: 0.5, height: 0.3, depth: 0.2 },
+      })
+      missing = await app.spawnEntity({
+        transform: { matrix: at(0.8, 1.2, -2) },
+        geometry: { type: 'asset', name: missingId },
+      })
+    },
+    beforeLoad(page) {
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname.startsWith('/asset/')) pageAssetRequests.push(r.url())
+      })
+    },
   })
 
-  after(() => closeLive({ browser, view, app, place }))
-
   it('fetches the model through the place and draws its mesh', async () => {
+    const { page } = live
     await waitPage(page, (v, id) => v.assetsLoaded.includes(id as string), glbId)
     const meshes = await page.evaluate(
       (id) => (globalThis as unknown as { __assistView: PageView }).__assistView.meshesOf(id),
@@ -171,6 +150,7 @@ describe('web view: an entity whose geometry is a glTF asset, in chromium', () =
   })
 
   it('an asset no agent has becomes an asset error for that entity; the page keeps working', async () => {
+    const { page, errors } = live
     await waitPage(page, (v, id) => id in v.assetErrors, missingId)
     const state = await page.evaluate(
       ([id, m]) => {
@@ -188,6 +168,7 @@ describe('web view: an entity whose geometry is a glTF asset, in chromium', () =
     )
   })
   it("the page's own hand is drawn (a palm and a finger), though its entity has no geometry", async () => {
+    const { page, view } = live
     await waitPage(page, (v) => {
       const self = (v as unknown as { self: { handId: string | null } }).self
       return self.handId !== null && v.rendered[self.handId] === 'hand'

@@ -7,22 +7,16 @@
  */
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
-import { after, before, describe, it } from 'node:test'
-import type { Browser, Page } from 'playwright-core'
+import { describe, it } from 'node:test'
 import type { AlloClient, Interaction } from '../../../src/core/place/client.js'
-import type { Place } from '../../../src/core/place/place.js'
-import type { Transport } from '../../../src/core/place/transport.js'
-import { type PlaceView, startPlaceView } from '../../../src/core/view/live.js'
-import { launchBrowser, openPage } from '../../helpers/browser.js'
-import { connectClient, startTestPlace } from '../../helpers/place.js'
+import { connectClient } from '../../helpers/place.js'
 import {
   ARTIFACTS,
   buttonSpec,
-  closeLive,
+  liveViewSuite,
   pageState,
   screenPoint,
   surfaceSpec,
-  viewTestTransport,
   waitPage,
 } from '../../helpers/view.js'
 
@@ -41,40 +35,28 @@ function recorder(app: AlloClient) {
 }
 
 describe('web view of a live place, in chromium', () => {
-  let transport: Transport | undefined
-  let place: Place
-  let view: PlaceView
-  let app: AlloClient
-  let browser: Browser
-  let page: Page
-  let errors: string[]
   let surface: string
   let hello: string
   let quit: string
   let rec: ReturnType<typeof recorder>
-
-  before(async () => {
-    ;({ transport } = await viewTestTransport())
-    ;({ place } = await startTestPlace(transport))
-    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
-    surface = app.avatarId!
-    hello = await app.spawnEntity({
-      ...buttonSpec(-0.2, [0.7, 0.5, 0.9, 1], 'Hello!'),
-      relationships: { parent: surface },
-    })
-    quit = await app.spawnEntity({
-      ...buttonSpec(0.25, [0.9, 0.3, 0.3, 1], 'Quit'),
-      relationships: { parent: surface },
-    })
-    rec = recorder(app)
-    view = await startPlaceView({ place, transport })
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, view.url))
+  const live = liveViewSuite({
+    app: { name: 'test-app', avatar: surfaceSpec() },
+    async setup({ app }) {
+      surface = app.avatarId!
+      hello = await app.spawnEntity({
+        ...buttonSpec(-0.2, [0.7, 0.5, 0.9, 1], 'Hello!'),
+        relationships: { parent: surface },
+      })
+      quit = await app.spawnEntity({
+        ...buttonSpec(0.25, [0.9, 0.3, 0.3, 1], 'Quit'),
+        relationships: { parent: surface },
+      })
+      rec = recorder(app)
+    },
   })
 
-  after(() => closeLive({ browser, view, app, place }))
-
   it('shows every entity of the app in the tree and the 3D view, with owner names', async () => {
+    const { page, place, errors } = live
     await waitPage(page, (v, ids) => ids.every((id) => v.entities.includes(id) && id in v.rendered), [
       surface,
       hello,
@@ -103,6 +85,7 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it('a click on a button in the 3D view selects it and pokes it like a hand: point, poke true, poke false', async () => {
+    const { page, view } = live
     const from = rec.got.length
     const p = await screenPoint(page, hello)
     assert.ok(p, 'the button is on screen')
@@ -128,6 +111,7 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it("the inspector's Poke button sends the same sequence to the selected entity", async () => {
+    const { page, view } = live
     await page.click(`[data-entity-id="${quit}"]`)
     await page.waitForSelector('#poke')
     const from = rec.got.length
@@ -147,6 +131,7 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it('dragging the grabbable surface grabs it with the hand, and the place moves it', async () => {
+    const { page, place } = live
     const before = place.snapshot().entities.find((e) => e.id === surface)!
     const x0 = (before.components.transform as { matrix: number[] }).matrix[12]
     const p = await screenPoint(page, surface)
@@ -178,6 +163,7 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it('entities the app removes disappear from the tree and the 3D view without a reload', async () => {
+    const { page, errors, app } = live
     await app.removeEntity(quit)
     await waitPage(page, (v, id) => !v.entities.includes(id) && !(id in v.rendered), quit)
     const s = await pageState(page)
@@ -192,15 +178,16 @@ describe('web view of a live place, in chromium', () => {
   })
 
   it('when the app leaves (a hot reload) its entities go, and the new ones appear', async () => {
+    const { page, place, errors, transport } = live
     const old = place
       .snapshot()
       .entities.filter((e) => e.ownerName === 'test-app')
       .map((e) => e.id)
-    await app.disconnect()
+    await live.app.disconnect()
     await waitPage(page, (v, ids) => ids.every((id) => !v.entities.includes(id)), old)
     assert.ok((await pageState(page)).entities.includes('place'))
-    app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
-    await waitPage(page, (v, id) => id in v.rendered, app.avatarId!)
+    live.app = await connectClient(place, transport, 'test-app', { avatar: surfaceSpec() })
+    await waitPage(page, (v, id) => id in v.rendered, live.app.avatarId!)
     assert.deepEqual(errors, [])
   })
 })
