@@ -8,7 +8,8 @@ import { realpathSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { UserError } from '../errors.js'
-import { describeExit, type ExitInfo, startInstance } from '../launcher.js'
+import { findExecutable } from '../fsutil.js'
+import { describeExit, type ExitInfo, ResidentSpawner, startInstance } from '../launcher.js'
 import { type AppProject, findProject, loadProject } from '../project.js'
 import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
 import { type AppListing, listApps, readInfo, resolveApp } from './apps.js'
@@ -72,6 +73,11 @@ export interface GatewayOptions {
   logAppOutput?: boolean
   /** Environment instances inherit (default process.env). */
   env?: NodeJS.ProcessEnv
+  /**
+   * Start instances through a resident LuaJIT spawner (default true), so the gateway never forks
+   * itself; false (or no LuaJIT) spawns them from the gateway directly.
+   */
+  spawner?: boolean
 }
 
 export type GatewayMode = 'single-app' | 'apps-root'
@@ -96,6 +102,8 @@ export interface Gateway {
   /** Resolves when close() has finished. */
   closed: Promise<void>
   server: Server
+  /** The pid of the resident spawner starting instances, if one runs (undefined: direct spawn). */
+  spawnerPid(): number | undefined
 }
 
 /** Stands in for the place URL in a cached launch spec; replaced per launch. */
@@ -237,6 +245,29 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     serving = single.name
   }
 
+  // The resident spawner: instances are started by a small LuaJIT process, not forked from this one.
+  let spawner: ResidentSpawner | undefined
+  if (options.spawner ?? true) {
+    const env = options.env ?? process.env
+    const luajit = options.luajit ?? env.ALLO_LUAJIT ?? findExecutable('luajit', env.PATH)
+    const onNotice = (line: string) => log.warn(line, { event: 'spawner' })
+    if (!luajit) {
+      log.warn(
+        'no LuaJIT found for the process spawner; starting instances directly instead (slower under load)',
+        {
+          event: 'spawner-unavailable',
+        },
+      )
+    } else {
+      spawner = await ResidentSpawner.start({ luajit, onNotice }).catch((err: Error) => {
+        log.warn(`${err.message}; starting instances directly instead (slower under load)`, {
+          event: 'spawner-unavailable',
+        })
+        return undefined
+      })
+    }
+  }
+
   let draining = false
   const startedAt = Date.now()
   const starting = new Set<Promise<unknown>>()
@@ -347,6 +378,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         bootArgs,
         identity,
         baseEnv: options.env,
+        spawner,
         onLine: logAppOutput
           ? (line, stream) =>
               log.info(`[${tagRef}] ${line}`, { event: 'output', instance: idRef, app: project.name, stream })
@@ -527,6 +559,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
+      void spawner?.close()
       const where = `${options.host ?? 'all interfaces'} port ${options.port ?? DEFAULTS.port}`
       if (err.code === 'EADDRINUSE')
         reject(
@@ -586,6 +619,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await Promise.allSettled([...starting])
     await Promise.all(registry.list().map((r) => (force ? r.instance.kill() : r.instance.stop(graceMs))))
     server.closeAllConnections()
+    await spawner?.close()
   }
 
   const close = (opts: CloseOptions = {}): Promise<void> => {
@@ -613,6 +647,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     close,
     closed,
     server,
+    spawnerPid: () => spawner?.pid,
   }
 }
 
