@@ -60,6 +60,8 @@ export function exitStatusOf(exit: Pick<ExitInfo, 'code' | 'signal'>): number {
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  // Never -0 (our own group) or -1 (every process we may signal).
+  if (!Number.isInteger(pid) || pid <= 1) return false
   try {
     process.kill(-pid, signal)
     return true
@@ -389,7 +391,7 @@ export class ResidentSpawner {
   private updateRef(): void {
     const c = this.proc?.child
     if (!c) return
-    const busy = this.pending.size > 0 || this.live.size > 0
+    const busy = this.pending.size > 0 || this.live.size > 0 || this.closed
     for (const h of [c, c.stdin, c.stdout, c.stderr] as Array<{ ref(): void; unref(): void } | null>) {
       if (busy) h?.ref()
       else h?.unref()
@@ -520,6 +522,7 @@ export class ResidentSpawner {
     await this.starting?.catch(() => undefined)
     const proc = this.proc
     if (!proc) return
+    this.updateRef() // keep this process alive until the spawner has gone
     proc.child.stdin?.end()
     const timer = setTimeout(() => signalGroup(proc.pid, 'SIGKILL'), 5000)
     await proc.exited
