@@ -356,6 +356,26 @@ export class ResidentSpawner {
       })
       child.stdin?.on('error', () => {}) // EPIPE when it died: seen through 'exit'
       const decoder = new FrameDecoder()
+      // Frames are handled in order; after a start ('P') the rest wait for the next turn of the event
+      // loop, so whoever awaited startInstance has the Instance (and its tag) before its first line,
+      // as with node's own spawn.
+      const queue: Buffer[][] = []
+      let waiting = false
+      const deliver = (all = false) => {
+        if (waiting && !all) return
+        while (queue.length > 0) {
+          const f = queue.shift() as Buffer[]
+          this.onFrame(proc, f)
+          if (!all && f[0]?.[0] === 0x50 /* P */ && queue.length > 0) {
+            waiting = true
+            setImmediate(() => {
+              waiting = false
+              deliver()
+            })
+            return
+          }
+        }
+      }
       child.stdout?.on('data', (chunk: Buffer) => {
         let frames: Buffer[][]
         try {
@@ -372,10 +392,13 @@ export class ResidentSpawner {
             this.proc = proc
             this.updateRef()
             resolve(proc)
-          } else if (ready) this.onFrame(proc, f)
+          } else if (ready) queue.push(f)
         }
+        deliver()
       })
-      child.once('exit', (code, signal) => {
+      // 'close': the spawner has exited and everything it wrote has been read.
+      child.once('close', (code, signal) => {
+        deliver(true)
         const how = describeExit({ code, signal })
         const detail = proc.stderr.trim() ? `: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''
         if (!ready) {

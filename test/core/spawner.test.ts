@@ -41,7 +41,7 @@ async function sh(
 ): Promise<{ inst: Instance; lines: string[] }> {
   const lines: string[] = []
   const inst = await startInstance({
-    spec: { argv: [SH, '-c', script], cwd: undefined, env: {} },
+    spec: { argv: [SH, '-c', script], cwd: process.cwd(), env: {} },
     tag: 'sh',
     baseEnv: BASE_ENV,
     spawner,
@@ -181,7 +181,11 @@ describe('resident spawner', () => {
     delete (baseEnv as Record<string, unknown>)['WITH=']
     const chunks: string[] = []
     const inst = await startInstance({
-      spec: { argv: [ENV_BIN, '-0'], cwd: undefined, env: { NAME: 'Näme ☃ "q"', EQ: 'a=b==c', NL: 'x\ny' } },
+      spec: {
+        argv: [ENV_BIN, '-0'],
+        cwd: process.cwd(),
+        env: { NAME: 'Näme ☃ "q"', EQ: 'a=b==c', NL: 'x\ny' },
+      },
       tag: 'env',
       baseEnv,
       bootArgs: '{\n\t"a": 1\n}',
