@@ -173,6 +173,17 @@ import(launcher).then(async ({ ResidentSpawner, startInstance }) => {
 })
 `
 const LAUNCHER = new URL('../dist/core/launcher.js', import.meta.url).href
+const GATEWAY = new URL('../dist/core/gateway.js', import.meta.url).href
+
+/** A gateway in a bare node process (no CLI): `[gateway module, apps root, use the spawner]`. */
+const GATEWAY_SCRIPT = `
+const [gateway, root, spawner] = JSON.parse(process.argv[1])
+import(gateway).then(async ({ startGateway, silentLog }) => {
+  const g = await startGateway({ port: 0, host: '127.0.0.1', appsRoot: root, maxInstances: 0, spawner, log: silentLog })
+  console.log('listening on port ' + g.port)
+  process.on('SIGTERM', () => g.close().then(() => process.exit(0)))
+})
+`
 
 async function bareSpawn(
   appDir: string,
@@ -209,6 +220,13 @@ function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+}
+
+/** CPU time (ms) of the reaped children of a process (the instances, for the spawner). */
+function childrenCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100
 }
 
 /** The pids of `pid` and of its direct children running `match` (e.g. the spawner). */
@@ -264,8 +282,11 @@ export default async function bench(): Promise<void> {
     for (const { concurrency, launches } of LEVELS) {
       await waitIdle(ours.port)
       const cpuA = cpuOf(oursPids)
+      const appsA = oursPids.length > 1 ? childrenCpuMs(oursPids[1]) : Number.NaN
       const a = await load(ours.port, '/quick', launches, concurrency)
       const usedA = cpuOf(oursPids) - cpuA
+      await waitIdle(ours.port)
+      const appMs = oursPids.length > 1 ? (childrenCpuMs(oursPids[1]) - appsA) / launches : Number.NaN
       const cpuB = cpuOf(pyPids)
       const b = await load(py.port, '/quick', launches, concurrency)
       const usedB = cpuOf(pyPids) - cpuB
@@ -296,7 +317,10 @@ export default async function bench(): Promise<void> {
         ours: usedA / launches,
         anchor: usedB / launches,
         anchorName: 'serve.py',
-        note: oursPids.length > 1 ? 'ours includes its process spawner' : 'no process spawner ran',
+        note:
+          oursPids.length > 1
+            ? `ours includes its process spawner; the app itself used ${appMs.toFixed(2)} ms per launch`
+            : 'no process spawner ran',
       })
     }
     await waitIdle(ours.port)
@@ -318,6 +342,53 @@ export default async function bench(): Promise<void> {
 
     await ours.stop()
     await py.stop()
+
+    // The same gateway code with and without its process spawner, each in a bare node process
+    // (startGateway from the build, no CLI), alternately, so the change is measured in this run.
+    const variants: Record<string, { perSecond: number[]; p99: number[]; cpu: number[] }> = {
+      spawner: { perSecond: [], p99: [], cpu: [] },
+      direct: { perSecond: [], p99: [], cpu: [] },
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const variant of ['spawner', 'direct'] as const) {
+        const gw = await startServer(
+          variant,
+          [process.execPath, '-e', GATEWAY_SCRIPT, JSON.stringify([GATEWAY, root, variant === 'spawner'])],
+          {},
+          root,
+        )
+        servers.push(gw)
+        const pids = withChildren(gw.child.pid as number, /spawner\.lua/)
+        await load(gw.port, '/quick', 20, 4)
+        const before = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+        const r = await load(gw.port, '/quick', 512, 64)
+        variants[variant].cpu.push((pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - before) / 512)
+        variants[variant].perSecond.push(r.perSecond)
+        variants[variant].p99.push(r.p99)
+        await gw.stop()
+      }
+    }
+    const same =
+      'the same gateway spawning directly (bare startGateway, spawner off; median of 2 alternating runs)'
+    rows.push({
+      metric: 'spawner on: launches per second, c=64',
+      ours: median(variants.spawner.perSecond),
+      anchor: median(variants.direct.perSecond),
+      anchorName: same,
+    })
+    rows.push({
+      metric: 'spawner on: launch round trip p99, c=64 (ms)',
+      ours: median(variants.spawner.p99),
+      anchor: median(variants.direct.p99),
+      anchorName: same,
+    })
+    rows.push({
+      metric: 'spawner on: gateway CPU per launch, c=64 (ms)',
+      ours: median(variants.spawner.cpu),
+      anchor: median(variants.direct.cpu),
+      anchorName: same,
+      note: 'spawner on: includes the spawner',
+    })
 
     // Memory: fresh gateways, idle, then while tracking 200 running (idle) instances.
     const ours2 = await startServer('ours', [...ourArgv, '--max-instances', '0', '--grace', '1000'], {}, root)
