@@ -153,10 +153,11 @@ local pollDirty = true
 
 local buf = ffi.new('char[?]', CHUNK)
 
--- Reads what `fd` holds now; on end of file closes it and says so. Returns true while it stays open.
-local function pump(fd)
+-- Reads what `fd` holds now (at most `chunks` reads, so one chatty child cannot starve the others);
+-- on end of file closes it and says so. Returns true while it stays open.
+local function pump(fd, chunks)
   local p = pipes[fd]
-  while true do
+  for _ = 1, chunks do
     local n = C.read(fd, buf, CHUNK)
     if n > 0 then
       send('O', p.id, p.stream, ffi.string(buf, n))
@@ -179,6 +180,7 @@ local function pump(fd)
       end
     end
   end
+  return true
 end
 
 local status = ffi.new('int[1]')
@@ -195,7 +197,7 @@ local function reap()
         byPid[pid] = nil
         -- Output the child wrote before it died comes before its exit.
         for _, fd in ipairs(child.fds) do
-          if pipes[fd] then pump(fd) end
+          if pipes[fd] then pump(fd, 1024) end
         end
         local s = status[0]
         local low = bit.band(s, 0x7f)
@@ -365,7 +367,7 @@ while true do
       local ev = pfds[i].revents
       if ev ~= 0 then
         local fd = pfds[i].fd
-        if pipes[fd] then pump(fd) end
+        if pipes[fd] then pump(fd, 4) end
       end
     end
     if pfds[1].revents ~= 0 then
