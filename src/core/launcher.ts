@@ -291,6 +291,7 @@ export class ResidentSpawner {
   private readonly live = new Map<string, Live>()
   private closed = false
   private fellBack = false
+  private corked = false
 
   private constructor(private readonly options: SpawnerOptions) {}
 
@@ -529,10 +530,20 @@ export class ResidentSpawner {
         `could not start ${spec.argv[0]}: its arguments, environment or folder contain a NUL character`,
       )
     const id = String(this.nextId++)
+    const stdin = proc.child.stdin
+    // Starts asked for in the same turn of the event loop go to the spawner in one write.
+    if (stdin && !this.corked) {
+      this.corked = true
+      stdin.cork()
+      setImmediate(() => {
+        this.corked = false
+        stdin.uncork()
+      })
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { opts, resolve, reject })
       this.updateRef()
-      proc.child.stdin?.write(startFrame(id, spec.argv, env, cwd))
+      stdin?.write(startFrame(id, spec.argv, env, cwd))
     })
   }
 

@@ -268,6 +268,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
   }
 
+  // The environment instances inherit, read once: copying process.env on every launch is slow.
+  const baseEnv: NodeJS.ProcessEnv = { ...(options.env ?? process.env) }
+
   let draining = false
   const startedAt = Date.now()
   const starting = new Set<Promise<unknown>>()
@@ -377,7 +380,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         tag: project.name,
         bootArgs,
         identity,
-        baseEnv: options.env,
+        baseEnv,
         spawner,
         onLine: logAppOutput
           ? (line, stream) =>
