@@ -4,8 +4,10 @@
  * gateway falls back to spawning directly when no spawner can run; close leaves no spawner behind.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { findExecutable } from '../../src/core/fsutil.js'
 import { type Gateway, type GatewayLog, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
 import { makeLuaApp, removeDir, tempDir } from '../helpers/app.js'
 import { isAlive } from '../helpers/cli.js'
@@ -119,6 +121,36 @@ describe('gateway with the resident spawner', () => {
     assert.deepEqual(none.log.lines, [
       'warn no LuaJIT found for the process spawner; starting instances directly instead (slower under load)',
     ])
+  })
+
+  it('in single-app mode the spawner runs on the app’s own LuaJIT (a bundled one, with none on PATH)', async () => {
+    const parent = tempDir()
+    dirs.push(parent)
+    const app = makeLuaApp('bundled', { boot: IDLE_BOOT_LUA }, parent)
+    const bundled = join(app, 'allo', 'deps', 'luajit-bin', 'luajit')
+    mkdirSync(dirname(bundled), { recursive: true })
+    symlinkSync(findExecutable('luajit') as string, bundled)
+    const log = captureLog()
+    const g = await startGateway({
+      port: 0,
+      host: '127.0.0.1',
+      appDir: app,
+      env: { PATH: '/nonexistent' },
+      log,
+    })
+    gateways.push(g)
+    const spawner = g.spawnerPid() as number
+    assert.ok(spawner, log.lines.join('\n'))
+    assert.equal(cmdlineOf(spawner)[0], bundled)
+    const res = await launch(g.url)
+    assert.equal(res.status, 200, JSON.stringify(res.json))
+    assert.equal(ppidOf(res.json.pid as number), spawner)
+    assert.deepEqual(
+      log.lines.filter((l) => l.startsWith('warn')),
+      [],
+    )
+    await g.close()
+    assert.equal(isAlive(spawner), false)
   })
 
   it('with spawner: false, instances are the gateway’s own children', async () => {

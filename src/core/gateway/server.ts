@@ -12,6 +12,7 @@ import { findExecutable } from '../fsutil.js'
 import { describeExit, type ExitInfo, ResidentSpawner, startInstance } from '../launcher.js'
 import { type AppProject, findProject, loadProject } from '../project.js'
 import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
+import { resolveLuajit } from '../runtimes/lua.js'
 import { type AppListing, listApps, readInfo, resolveApp } from './apps.js'
 import { type GatewayLog, humanLog } from './log.js'
 import { type InstanceRecord, type InstanceView, Registry } from './registry.js'
@@ -249,7 +250,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   let spawner: ResidentSpawner | undefined
   if (options.spawner ?? true) {
     const env = options.env ?? process.env
-    const luajit = options.luajit ?? env.ALLO_LUAJIT ?? findExecutable('luajit', env.PATH)
+    // The LuaJIT the app runs with (single-app mode: maybe its bundled one), else --luajit/ALLO_LUAJIT/PATH.
+    let luajit: string | undefined
+    try {
+      luajit = single
+        ? resolveLuajit(single, { luajit: options.luajit, env }).path
+        : (options.luajit ?? env.ALLO_LUAJIT ?? findExecutable('luajit', env.PATH))
+    } catch {
+      luajit = undefined // a bad --luajit/ALLO_LUAJIT for an app that does not need LuaJIT
+    }
     const onNotice = (line: string) => log.warn(line, { event: 'spawner' })
     if (!luajit) {
       log.warn(
