@@ -271,9 +271,10 @@ local function start(id, cwd, argv, env)
   end
   local file = argv[1] or ''
   local pid, err
-  if file:find('/', 1, true) or file == '' then
+  if file == '' then
+    pid, err = nil, ENOENT
+  elseif file:find('/', 1, true) then
     pid, err = spawnOne(file, argv, env, cwd, outw, errw)
-    if file == '' then pid, err = nil, ENOENT end
   else
     -- Like libuv: search the PATH of the child's environment; EACCES wins over ENOENT.
     local sawEacces = false
