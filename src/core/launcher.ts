@@ -240,6 +240,9 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 )
 const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
 
+/** How long launches spawn directly after a new spawner failed to start. */
+const RESPAWN_RETRY_MS = 30_000
+
 export interface SpawnerOptions {
   /** The LuaJIT binary that runs the spawner. */
   luajit: string
@@ -281,7 +284,7 @@ interface Live {
  * If the spawner dies while instances run, nothing can read their output or see them exit any more
  * (and they would die of SIGPIPE at their next line): they are killed (SIGKILL to each group) and
  * reported as exited with `lost` set. The next launch starts a new spawner; if that fails, launches
- * fall back to node's own spawn.
+ * fall back to node's own spawn for 30 s, then a new spawner is tried again.
  */
 export class ResidentSpawner {
   private proc?: SpawnerProcess
@@ -292,6 +295,8 @@ export class ResidentSpawner {
   private closed = false
   private fellBack = false
   private corked = false
+  /** After a spawner failed to start, launches spawn directly until then (ms since the epoch). */
+  private retryAt = 0
 
   private constructor(private readonly options: SpawnerOptions) {}
 
@@ -507,11 +512,13 @@ export class ResidentSpawner {
 
   /** Starts one instance through the spawner (or, if no spawner can run any more, directly). */
   async startInstance(opts: StartOptions): Promise<Instance> {
-    if (this.closed) return spawnInstance(opts)
+    if (this.closed || (!this.proc && Date.now() < this.retryAt)) return spawnInstance(opts)
     let proc: SpawnerProcess
     try {
       proc = await this.ensure()
     } catch (err) {
+      // No spawner for now: spawn directly, and try a new one again in a while.
+      this.retryAt = Date.now() + RESPAWN_RETRY_MS
       if (!this.fellBack) {
         this.fellBack = true
         this.options.onNotice?.(
@@ -520,6 +527,7 @@ export class ResidentSpawner {
       }
       return spawnInstance(opts)
     }
+    this.fellBack = false
     const { spec } = opts
     const env = Object.entries(instanceEnv(opts))
       .filter(([, v]) => v !== undefined)

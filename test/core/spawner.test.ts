@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, readFileSync, realpathSync } from 'node:fs'
+import { chmodSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { findExecutable } from '../../src/core/fsutil.js'
@@ -251,6 +251,34 @@ describe('resident spawner', () => {
       assert.deepEqual(again.lines, ['stdout again'])
       assert.notEqual(own.pid, first)
       assert.equal(ppidOf(own.pid as number), process.pid)
+    } finally {
+      await own.close()
+    }
+  })
+
+  test('when no new spawner can start, launches spawn directly and say so once', async () => {
+    const dir = tempDir()
+    dirs.push(dir)
+    const link = join(dir, 'luajit')
+    symlinkSync(LUAJIT, link)
+    const said: string[] = []
+    const own = await ResidentSpawner.start({ luajit: link, onNotice: (l) => said.push(l) })
+    try {
+      const first = own.pid as number
+      rmSync(link) // LuaJIT "uninstalled" under a running gateway
+      process.kill(first, 'SIGKILL')
+      await waitUntil(() => said.length === 1, 'the loss is reported')
+      for (let i = 0; i < 2; i++) {
+        const { inst } = await sh(own, 'exec sleep 1000')
+        assert.equal(ppidOf(inst.pid), process.pid, 'spawned directly')
+        await inst.stop(2000)
+      }
+      assert.equal(own.pid, undefined)
+      assert.equal(said.length, 2, said.join('\n'))
+      assert.match(
+        said[1],
+        /^could not start the process spawner \(.*luajit .*spawner\.lua\): spawn .*luajit ENOENT; starting instances directly instead \(slower under load\)$/,
+      )
     } finally {
       await own.close()
     }
