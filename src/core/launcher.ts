@@ -347,10 +347,11 @@ export class ResidentSpawner {
         stderr: '',
         exited: new Promise((done) => child.once('close', () => done())),
       }
-      let ready = false
+      let ready = false // it said hello
+      let settled = false // the promise is resolved or rejected
       const fail = (why: string) => {
-        if (ready) return
-        ready = true
+        if (settled) return
+        settled = true
         clearTimeout(timer)
         signalGroup(proc.pid, 'SIGKILL')
         reject(new LaunchError(`could not start the process spawner (${luajit} ${SPAWNER_SCRIPT}): ${why}`))
@@ -392,7 +393,8 @@ export class ResidentSpawner {
           return
         }
         for (const f of frames) {
-          if (!ready && f[0]?.toString() === 'H') {
+          if (!settled && f[0]?.toString() === 'H') {
+            settled = true
             ready = true
             clearTimeout(timer)
             this.proc = proc
