@@ -235,9 +235,11 @@ function spawnInstance(opts: StartOptions): Promise<Instance> {
 /** Where the spawner script lives: beside this module (src/ under tsx, dist/ once built). */
 export const SPAWNER_SCRIPT = fileURLToPath(new URL('./spawner/spawner.lua', import.meta.url))
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
-  Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-)
+/** Signal number → name, as node names them (the first of aliases: SIGABRT, not SIGIOT). */
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
+for (const [name, n] of Object.entries(osConstants.signals)) {
+  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+}
 const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
 
 /** How long launches spawn directly after a new spawner failed to start. */

@@ -115,12 +115,18 @@ describe('resident spawner', () => {
     assert.equal(inst.tail().at(-1), 'no newline')
   })
 
-  test('a death by signal is reported with its name', async () => {
-    const { inst } = await sh(spawner, 'kill -USR1 $$')
-    const exit = await inst.exited
-    assert.equal(exit.code, null)
-    assert.equal(exit.signal, 'SIGUSR1')
-    assert.equal(exit.stopped, false)
+  test('a death by signal is reported with the name node gives it', async () => {
+    for (const [sig, name] of [
+      ['USR1', 'SIGUSR1'],
+      ['ABRT', 'SIGABRT'],
+      ['IO', 'SIGIO'],
+    ]) {
+      const { inst } = await sh(spawner, `kill -${sig} $$`)
+      const exit = await inst.exited
+      assert.equal(exit.code, null)
+      assert.equal(exit.signal, name)
+      assert.equal(exit.stopped, false)
+    }
   })
 
   test('exec failures reject with the same LaunchError words as a direct spawn (ENOENT, EACCES)', async () => {
