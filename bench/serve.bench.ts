@@ -402,12 +402,17 @@ export default async function bench(): Promise<void> {
     const b = await load(py2.port, '/idle', RUNNING, 1)
     await new Promise((r) => setTimeout(r, 500))
     rows.push({ metric: 'gateway RSS idle (MiB)', ours: oursIdle, anchor: pyIdle, anchorName: 'serve.py' })
+    // Ours: the gateway process; its process spawner is listed apart in the note.
+    const spawnerPid = withChildren(ours2.child.pid as number, /spawner\.lua/)[1]
+    const spawnerNote = spawnerPid ? `; plus ${rssMiB(spawnerPid).toFixed(1)} MiB in its process spawner` : ''
     rows.push({
       metric: `gateway RSS with ${RUNNING} running instances (MiB)`,
       ours: rssMiB(ours2.child.pid as number),
       anchor: rssMiB(py2.child.pid as number),
       anchorName: 'serve.py',
-      note: a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '',
+      note:
+        (a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '') +
+        spawnerNote.replace(/^; /, a.failed || b.failed ? '; ' : ''),
     })
   } finally {
     for (const s of servers) await s.stop()
