@@ -1,12 +1,15 @@
 /**
  * `assist serve` vs the old Python gateway (bench/fixtures/serve_py.py), same app, same run:
  * launch round trip (POST → full answer, a fresh connection per launch as a place makes) at
- * concurrency 1, 16 and 64, launches per second, and gateway RSS idle and with 200 running instances.
+ * concurrency 1, 16 and 64, launches per second, the gateway's CPU time per launch (ours with its
+ * process spawner), two floors (bare node spawning; bare node through the spawner, both without
+ * HTTP), and gateway RSS idle and with 200 running instances.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { findExecutable } from '../src/core/fsutil.js'
 import { makeLuaApp, removeDir, tempDir } from '../test/helpers/app.js'
 import { IDLE_BOOT_LUA, PLACE, PLACE_BODY, PLACE_IDENTITY, QUICK_BOOT_LUA } from '../test/helpers/gateway.js'
 import { median, printTable, quantile } from './lib.js'
@@ -148,13 +151,57 @@ Promise.all(Array.from({ length: concurrency }, async () => {
 })).then(() => console.log(launches / ((performance.now() - started) / 1000)))
 `
 
-async function bareSpawn(appDir: string, launches: number, concurrency: number): Promise<number> {
-  const argv = ['luajit', `${appDir}/allo/boot.lua`, appDir, PLACE]
+/**
+ * The spawner floor: a fresh, bare Node process starting the same app through the gateway's resident
+ * spawner (the built launcher's ResidentSpawner), `concurrency` at a time, no HTTP: what the gateway
+ * could reach if answering HTTP cost nothing.
+ */
+const SPAWNER_FLOOR_SCRIPT = `
+const [argv, cwd, env, launches, concurrency, launcher] = JSON.parse(process.argv[1])
+import(launcher).then(async ({ ResidentSpawner, startInstance }) => {
+  const spawner = await ResidentSpawner.start({ luajit: argv[0] })
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < launches) {
+      next++
+      await startInstance({ spec: { argv, cwd, env }, tag: 'floor', spawner }).catch(() => {})
+    }
+  }))
+  console.log(launches / ((performance.now() - started) / 1000))
+  await spawner.close()
+})
+`
+const LAUNCHER = new URL('../dist/core/launcher.js', import.meta.url).href
+const GATEWAY = new URL('../dist/core/gateway.js', import.meta.url).href
+
+/** A gateway in a bare node process (no CLI): `[gateway module, apps root, use the spawner]`. */
+const GATEWAY_SCRIPT = `
+const [gateway, root, spawner] = JSON.parse(process.argv[1])
+import(gateway).then(async ({ startGateway, silentLog }) => {
+  const g = await startGateway({ port: 0, host: '127.0.0.1', appsRoot: root, maxInstances: 0, spawner, log: silentLog })
+  console.log('listening on port ' + g.port)
+  process.on('SIGTERM', () => g.close().then(() => process.exit(0)))
+})
+`
+
+async function bareSpawn(
+  appDir: string,
+  launches: number,
+  concurrency: number,
+  viaSpawner = false,
+): Promise<number> {
+  const argv = [
+    viaSpawner ? (findExecutable('luajit') ?? 'luajit') : 'luajit',
+    `${appDir}/allo/boot.lua`,
+    appDir,
+    PLACE,
+  ]
   const env = { ALLO_APP_BOOT_ARGS: PLACE_BODY, ALLO_APP_BOOTED_BY_IDENTITY: PLACE_IDENTITY }
   const child = spawn(process.execPath, [
     '-e',
-    FLOOR_SCRIPT,
-    JSON.stringify([argv, appDir, env, launches, concurrency]),
+    viaSpawner ? SPAWNER_FLOOR_SCRIPT : FLOOR_SCRIPT,
+    JSON.stringify([argv, appDir, env, launches, concurrency, LAUNCHER]),
   ])
   let out = ''
   child.stdout.on('data', (d) => {
@@ -166,6 +213,34 @@ async function bareSpawn(appDir: string, launches: number, concurrency: number):
   if (code !== 0 || !Number.isFinite(rate))
     throw new Error(`spawn floor process failed (exit ${code}): ${out}`)
   return rate
+}
+
+/** CPU time (user + system, ms) a process has used so far. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+}
+
+/** CPU time (ms) of the reaped children of a process (the instances, for the spawner). */
+function childrenCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[13]) + Number(f[14])) * 1000) / 100
+}
+
+/** The pids of `pid` and of its direct children running `match` (e.g. the spawner). */
+function withChildren(pid: number, match: RegExp): number[] {
+  const pids = [pid]
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === pid && match.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) pids.push(Number(entry))
+    } catch {}
+  }
+  return pids
 }
 
 function rssMiB(pid: number): number {
@@ -201,10 +276,20 @@ export default async function bench(): Promise<void> {
     // Warm both up (JIT, page cache) before measuring.
     await load(ours.port, '/quick', 20, 4)
     await load(py.port, '/quick', 20, 1)
+    const oursPids = withChildren(ours.child.pid as number, /spawner\.lua/)
+    const pyPids = [py.child.pid as number]
+    const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
     for (const { concurrency, launches } of LEVELS) {
       await waitIdle(ours.port)
+      const cpuA = cpuOf(oursPids)
+      const appsA = oursPids.length > 1 ? childrenCpuMs(oursPids[1]) : Number.NaN
       const a = await load(ours.port, '/quick', launches, concurrency)
+      const usedA = cpuOf(oursPids) - cpuA
+      await waitIdle(ours.port)
+      const appMs = oursPids.length > 1 ? (childrenCpuMs(oursPids[1]) - appsA) / launches : Number.NaN
+      const cpuB = cpuOf(pyPids)
       const b = await load(py.port, '/quick', launches, concurrency)
+      const usedB = cpuOf(pyPids) - cpuB
       const failures = a.failed || b.failed ? ` (failed: ours ${a.failed}, serve.py ${b.failed})` : ''
       rows.push({
         metric: `launch round trip median, c=${concurrency} (ms)`,
@@ -227,9 +312,20 @@ export default async function bench(): Promise<void> {
         anchorName: 'serve.py',
         note: concurrency === 64 ? `goal ≥ 10×: ${a.perSecond >= 10 * b.perSecond ? 'met' : 'NOT met'}` : '',
       })
+      rows.push({
+        metric: `gateway CPU per launch, c=${concurrency} (ms)`,
+        ours: usedA / launches,
+        anchor: usedB / launches,
+        anchorName: 'serve.py',
+        note:
+          oursPids.length > 1
+            ? `ours includes its process spawner; the app itself used ${appMs.toFixed(2)} ms per launch`
+            : 'no process spawner ran',
+      })
     }
     await waitIdle(ours.port)
     const floor = await bareSpawn(quick, 512, 64)
+    const spawnerFloor = await bareSpawn(quick, 512, 64, true)
     const oursAt64 = rows.find((r) => r.metric === 'launches per second, c=64')?.ours ?? Number.NaN
     rows.push({
       metric: 'launches per second, c=64, vs the spawn floor',
@@ -237,9 +333,62 @@ export default async function bench(): Promise<void> {
       anchor: floor,
       anchorName: 'a fresh bare node process spawning the same app, no HTTP',
     })
+    rows.push({
+      metric: 'launches per second, c=64, vs the spawner floor',
+      ours: oursAt64,
+      anchor: spawnerFloor,
+      anchorName: "a fresh bare node process starting the same app through the gateway's spawner, no HTTP",
+    })
 
     await ours.stop()
     await py.stop()
+
+    // The same gateway code with and without its process spawner, each in a bare node process
+    // (startGateway from the build, no CLI), alternately, so the change is measured in this run.
+    const variants: Record<string, { perSecond: number[]; p99: number[]; cpu: number[] }> = {
+      spawner: { perSecond: [], p99: [], cpu: [] },
+      direct: { perSecond: [], p99: [], cpu: [] },
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const variant of ['spawner', 'direct'] as const) {
+        const gw = await startServer(
+          variant,
+          [process.execPath, '-e', GATEWAY_SCRIPT, JSON.stringify([GATEWAY, root, variant === 'spawner'])],
+          {},
+          root,
+        )
+        servers.push(gw)
+        const pids = withChildren(gw.child.pid as number, /spawner\.lua/)
+        await load(gw.port, '/quick', 20, 4)
+        const before = pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
+        const r = await load(gw.port, '/quick', 512, 64)
+        variants[variant].cpu.push((pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - before) / 512)
+        variants[variant].perSecond.push(r.perSecond)
+        variants[variant].p99.push(r.p99)
+        await gw.stop()
+      }
+    }
+    const same =
+      'the same gateway spawning directly (bare startGateway, spawner off; median of 2 alternating runs)'
+    rows.push({
+      metric: 'spawner on: launches per second, c=64',
+      ours: median(variants.spawner.perSecond),
+      anchor: median(variants.direct.perSecond),
+      anchorName: same,
+    })
+    rows.push({
+      metric: 'spawner on: launch round trip p99, c=64 (ms)',
+      ours: median(variants.spawner.p99),
+      anchor: median(variants.direct.p99),
+      anchorName: same,
+    })
+    rows.push({
+      metric: 'spawner on: gateway CPU per launch, c=64 (ms)',
+      ours: median(variants.spawner.cpu),
+      anchor: median(variants.direct.cpu),
+      anchorName: same,
+      note: 'spawner on: includes the spawner',
+    })
 
     // Memory: fresh gateways, idle, then while tracking 200 running (idle) instances.
     const ours2 = await startServer('ours', [...ourArgv, '--max-instances', '0', '--grace', '1000'], {}, root)
@@ -253,12 +402,17 @@ export default async function bench(): Promise<void> {
     const b = await load(py2.port, '/idle', RUNNING, 1)
     await new Promise((r) => setTimeout(r, 500))
     rows.push({ metric: 'gateway RSS idle (MiB)', ours: oursIdle, anchor: pyIdle, anchorName: 'serve.py' })
+    // Ours: the gateway process; its process spawner is listed apart in the note.
+    const spawnerPid = withChildren(ours2.child.pid as number, /spawner\.lua/)[1]
+    const spawnerNote = spawnerPid ? `; plus ${rssMiB(spawnerPid).toFixed(1)} MiB in its process spawner` : ''
     rows.push({
       metric: `gateway RSS with ${RUNNING} running instances (MiB)`,
       ours: rssMiB(ours2.child.pid as number),
       anchor: rssMiB(py2.child.pid as number),
       anchorName: 'serve.py',
-      note: a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '',
+      note:
+        (a.failed || b.failed ? `failed launches: ours ${a.failed}, serve.py ${b.failed}` : '') +
+        spawnerNote.replace(/^; /, a.failed || b.failed ? '; ' : ''),
     })
   } finally {
     for (const s of servers) await s.stop()

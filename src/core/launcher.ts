@@ -7,8 +7,12 @@
  * run, serve and the development place all go through here.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { constants as osConstants } from 'node:os'
 import type { Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
+import { fileURLToPath } from 'node:url'
 import type { LaunchSpec } from './runtimes/types.js'
+import { FrameDecoder, startFrame } from './spawner/protocol.js'
 
 export type OutputStream = 'stdout' | 'stderr'
 
@@ -19,6 +23,8 @@ export interface ExitInfo {
   lifetimeMs: number
   /** True when the instance ended because `stop()` was called. */
   stopped: boolean
+  /** Set when how it really ended is unknown: it was killed because its supervisor was lost. */
+  lost?: string
 }
 
 export interface StartOptions {
@@ -35,10 +41,13 @@ export interface StartOptions {
   tailLines?: number
   /** Base environment (defaults to process.env). */
   baseEnv?: NodeJS.ProcessEnv
+  /** Start it through this resident spawner instead of spawning from this process. */
+  spawner?: ResidentSpawner
 }
 
 /** Human description of how a process ended: "exited with code 1", "killed by SIGTERM". */
-export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal'>): string {
+export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal' | 'lost'>): string {
+  if (exit.lost) return `killed by ${exit.signal ?? 'SIGKILL'} (${exit.lost})`
   if (exit.signal) return `killed by ${exit.signal}`
   return `exited with code ${exit.code}`
 }
@@ -51,6 +60,8 @@ export function exitStatusOf(exit: Pick<ExitInfo, 'code' | 'signal'>): number {
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  // Never -0 (our own group) or -1 (every process we may signal).
+  if (!Number.isInteger(pid) || pid <= 1) return false
   try {
     process.kill(-pid, signal)
     return true
@@ -62,20 +73,40 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 /** Splits a stream into lines, calling `onLine` for each; flushes a final unterminated line at end. */
 function splitLines(stream: Readable | null, onLine: (line: string) => void): void {
   if (!stream) return
-  let pending = ''
-  stream.setEncoding('utf8')
-  stream.on('data', (chunk: string) => {
-    const parts = (pending + chunk).split('\n')
-    pending = parts.pop() ?? ''
-    for (const line of parts) onLine(line.endsWith('\r') ? line.slice(0, -1) : line)
-  })
-  stream.on('end', () => {
-    if (pending) onLine(pending)
-    pending = ''
-  })
+  const lines = new LineSplitter(onLine)
+  stream.on('data', (chunk: Buffer) => lines.push(chunk))
+  stream.on('end', () => lines.end())
+}
+
+/** Bytes in, complete UTF-8 lines out ("\r\n" too); `end()` flushes a final unterminated line. */
+class LineSplitter {
+  private pending = ''
+  private readonly decoder = new StringDecoder('utf8')
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    const parts = (this.pending + this.decoder.write(chunk)).split('\n')
+    this.pending = parts.pop() ?? ''
+    for (const line of parts) this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line)
+  }
+
+  end(): void {
+    const rest = this.pending + this.decoder.end()
+    this.pending = ''
+    if (rest) this.onLine(rest)
+  }
 }
 
 export class LaunchError extends Error {}
+
+/** What a process backend (node's spawn, or the resident spawner) reports about one instance. */
+interface InstanceSink {
+  output(stream: OutputStream, chunk: Buffer): void
+  /** The stream reached end of file. */
+  end(stream: OutputStream): void
+  /** The leader exited; `lost` says why its real status is unknown (it was killed instead). */
+  exit(code: number | null, signal: NodeJS.Signals | null, lost?: string): void
+}
 
 export class Instance {
   readonly tag: string
@@ -88,9 +119,10 @@ export class Instance {
   private stopRequested = false
   private killTimer?: NodeJS.Timeout
 
-  constructor(child: ChildProcess, opts: StartOptions) {
+  /** `wire` connects the backend that started process `pid` to this instance. */
+  constructor(pid: number, opts: StartOptions, wire: (sink: InstanceSink) => void) {
     this.tag = opts.tag
-    this.pid = child.pid as number
+    this.pid = pid
     this.startedAt = new Date()
     this.tailMax = opts.tailLines ?? 20
     const started = performance.now()
@@ -99,18 +131,25 @@ export class Instance {
       if (this.tailBuf.length > this.tailMax) this.tailBuf.shift()
       opts.onLine?.(line, stream, this)
     }
-    splitLines(child.stdout, emit('stdout'))
-    splitLines(child.stderr, emit('stderr'))
+    const lines = { stdout: new LineSplitter(emit('stdout')), stderr: new LineSplitter(emit('stderr')) }
+    let resolveExit!: (exit: ExitInfo) => void
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      resolveExit = resolve
+    })
+    wire({
+      output: (stream, chunk) => lines[stream].push(chunk),
+      end: (stream) => lines[stream].end(),
+      exit: (code, signal, lost) => {
+        if (this.exitInfo) return
         clearTimeout(this.killTimer)
         // The leader is gone; take down anything it left behind in its group.
         if (signalGroup(this.pid, 'SIGTERM')) {
           setTimeout(() => signalGroup(this.pid, 'SIGKILL'), 1000).unref()
         }
         this.exitInfo = { code, signal, lifetimeMs: performance.now() - started, stopped: this.stopRequested }
-        resolve(this.exitInfo)
-      })
+        if (lost) this.exitInfo.lost = lost
+        resolveExit(this.exitInfo)
+      },
     })
   }
 
@@ -143,12 +182,28 @@ export class Instance {
   }
 }
 
-/** Starts one app instance; resolves once the process exists, rejects with LaunchError if it could not start. */
-export function startInstance(opts: StartOptions): Promise<Instance> {
-  const { spec } = opts
-  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...spec.env }
+/** The full environment of an instance: base, the spec's additions, then the launch's own variables. */
+function instanceEnv(opts: StartOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.spec.env }
   if (opts.bootArgs !== undefined) env.ALLO_APP_BOOT_ARGS = opts.bootArgs
   if (opts.identity !== undefined) env.ALLO_APP_BOOTED_BY_IDENTITY = opts.identity
+  return env
+}
+
+/**
+ * Starts one app instance; resolves once the process exists, rejects with LaunchError if it could
+ * not start. With `opts.spawner` the resident spawner starts it (the gateway), otherwise this process
+ * spawns it itself.
+ */
+export function startInstance(opts: StartOptions): Promise<Instance> {
+  if (opts.spawner) return opts.spawner.startInstance(opts)
+  return spawnInstance(opts)
+}
+
+/** startInstance through node's own spawn (fork + exec of this process). */
+function spawnInstance(opts: StartOptions): Promise<Instance> {
+  const { spec } = opts
+  const env = instanceEnv(opts)
   return new Promise((resolve, reject) => {
     let child: ChildProcess
     try {
@@ -163,8 +218,362 @@ export function startInstance(opts: StartOptions): Promise<Instance> {
       return
     }
     child.once('error', (err) => reject(new LaunchError(`could not start ${spec.argv[0]}: ${err.message}`)))
-    child.once('spawn', () => resolve(new Instance(child, opts)))
+    child.once('spawn', () =>
+      resolve(
+        new Instance(child.pid as number, opts, (sink) => {
+          for (const stream of ['stdout', 'stderr'] as const) {
+            child[stream]?.on('data', (chunk: Buffer) => sink.output(stream, chunk))
+            child[stream]?.on('end', () => sink.end(stream))
+          }
+          child.once('exit', (code, signal) => sink.exit(code, signal))
+        }),
+      ),
+    )
   })
+}
+
+/** Where the spawner script lives: beside this module (src/ under tsx, dist/ once built). */
+export const SPAWNER_SCRIPT = fileURLToPath(new URL('./spawner/spawner.lua', import.meta.url))
+
+/** Signal number → name, as node names them (the first of aliases: SIGABRT, not SIGIOT). */
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>()
+for (const [name, n] of Object.entries(osConstants.signals)) {
+  if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name as NodeJS.Signals)
+}
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]))
+
+/** How long launches spawn directly after a new spawner failed to start. */
+const RESPAWN_RETRY_MS = 30_000
+
+export interface SpawnerOptions {
+  /** The LuaJIT binary that runs the spawner. */
+  luajit: string
+  /** Lines worth an operator's attention: the spawner died, was restarted, or is unavailable. */
+  onNotice?: (line: string) => void
+  /** Ms to wait for a new spawner to say it is ready. Default 10 000. */
+  readyTimeoutMs?: number
+}
+
+interface SpawnerProcess {
+  child: ChildProcess
+  pid: number
+  /** Recent stderr of the spawner, for diagnostics. */
+  stderr: string
+  exited: Promise<void>
+}
+
+interface Pending {
+  opts: StartOptions
+  resolve: (i: Instance) => void
+  reject: (e: Error) => void
+}
+
+interface Live {
+  instance: Instance
+  sink: InstanceSink
+  exited: boolean
+  open: Set<OutputStream>
+  startedBy: SpawnerProcess
+}
+
+/**
+ * A resident spawner: one small LuaJIT process (spawner.lua) that starts instances with posix_spawn
+ * on request, so a large Node process (the gateway) never forks itself — node's spawn forks, and a
+ * fork's cost grows with the parent's size. The instances are the spawner's children, each in its
+ * own process group; the spawner relays their output and exit statuses. `stop()`/`kill()` still
+ * signal the group directly from here.
+ *
+ * If the spawner dies while instances run, nothing can read their output or see them exit any more
+ * (and they would die of SIGPIPE at their next line): they are killed (SIGKILL to each group) and
+ * reported as exited with `lost` set. The next launch starts a new spawner; if that fails, launches
+ * fall back to node's own spawn for 30 s, then a new spawner is tried again.
+ */
+export class ResidentSpawner {
+  private proc?: SpawnerProcess
+  private starting?: Promise<SpawnerProcess>
+  private nextId = 1
+  private readonly pending = new Map<string, Pending>()
+  private readonly live = new Map<string, Live>()
+  private closed = false
+  private fellBack = false
+  private corked = false
+  /** After a spawner failed to start, launches spawn directly until then (ms since the epoch). */
+  private retryAt = 0
+
+  private constructor(private readonly options: SpawnerOptions) {}
+
+  /** Starts the spawner process; rejects with LaunchError if it cannot run here. */
+  static async start(options: SpawnerOptions): Promise<ResidentSpawner> {
+    const s = new ResidentSpawner(options)
+    await s.ensure()
+    return s
+  }
+
+  /** The pid of the spawner process now running, if any. */
+  get pid(): number | undefined {
+    return this.proc?.pid
+  }
+
+  /** Instances started through this spawner that have not ended yet. */
+  get running(): number {
+    let n = 0
+    for (const l of this.live.values()) if (!l.exited) n++
+    return n
+  }
+
+  private ensure(): Promise<SpawnerProcess> {
+    if (this.proc) return Promise.resolve(this.proc)
+    if (!this.starting) {
+      this.starting = this.launch().finally(() => {
+        this.starting = undefined
+      })
+    }
+    return this.starting
+  }
+
+  private launch(): Promise<SpawnerProcess> {
+    const { luajit } = this.options
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess
+      try {
+        // Its own process group: a terminal's Ctrl-C is for the gateway, which drains and then ends
+        // the spawner by closing its stdin.
+        child = spawn(luajit, [SPAWNER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+      } catch (err) {
+        reject(new LaunchError(`could not start the process spawner (${luajit}): ${(err as Error).message}`))
+        return
+      }
+      const proc: SpawnerProcess = {
+        child,
+        pid: child.pid ?? 0,
+        stderr: '',
+        exited: new Promise((done) => child.once('close', () => done())),
+      }
+      let ready = false // it said hello
+      let settled = false // the promise is resolved or rejected
+      const fail = (why: string) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        signalGroup(proc.pid, 'SIGKILL')
+        reject(new LaunchError(`could not start the process spawner (${luajit} ${SPAWNER_SCRIPT}): ${why}`))
+      }
+      const timer = setTimeout(() => fail('it did not answer'), this.options.readyTimeoutMs ?? 10_000)
+      child.once('error', (err) => fail(err.message))
+      child.stderr?.on('data', (d: Buffer) => {
+        proc.stderr = (proc.stderr + d.toString('utf8')).slice(-2000)
+      })
+      child.stdin?.on('error', () => {}) // EPIPE when it died: seen through 'exit'
+      const decoder = new FrameDecoder()
+      // Frames are handled in order; after a start ('P') the rest wait for the next turn of the event
+      // loop, so whoever awaited startInstance has the Instance (and its tag) before its first line,
+      // as with node's own spawn.
+      const queue: Buffer[][] = []
+      let waiting = false
+      const deliver = (all = false) => {
+        if (waiting && !all) return
+        while (queue.length > 0) {
+          const f = queue.shift() as Buffer[]
+          this.onFrame(proc, f)
+          if (!all && f[0]?.[0] === 0x50 /* P */ && queue.length > 0) {
+            waiting = true
+            setImmediate(() => {
+              waiting = false
+              deliver()
+            })
+            return
+          }
+        }
+      }
+      child.stdout?.on('data', (chunk: Buffer) => {
+        let frames: Buffer[][]
+        try {
+          frames = decoder.push(chunk)
+        } catch (err) {
+          signalGroup(proc.pid, 'SIGKILL')
+          proc.stderr += `\n${(err as Error).message}`
+          return
+        }
+        for (const f of frames) {
+          if (!settled && f[0]?.toString() === 'H') {
+            settled = true
+            ready = true
+            clearTimeout(timer)
+            this.proc = proc
+            this.updateRef()
+            resolve(proc)
+          } else if (ready) queue.push(f)
+        }
+        deliver()
+      })
+      // 'close': the spawner has exited and everything it wrote has been read.
+      child.once('close', (code, signal) => {
+        deliver(true)
+        const how = describeExit({ code, signal })
+        const detail = proc.stderr.trim() ? `: ${proc.stderr.trim().split('\n').slice(-3).join(' | ')}` : ''
+        if (!ready) {
+          fail(`it ${how}${detail}`)
+          return
+        }
+        this.onSpawnerGone(proc, `${how}${detail}`)
+      })
+    })
+  }
+
+  /** Keeps this process alive while instances run, like node's own child handles do. */
+  private updateRef(): void {
+    const c = this.proc?.child
+    if (!c) return
+    const busy = this.pending.size > 0 || this.live.size > 0 || this.closed
+    for (const h of [c, c.stdin, c.stdout, c.stderr] as Array<{ ref(): void; unref(): void } | null>) {
+      if (busy) h?.ref()
+      else h?.unref()
+    }
+  }
+
+  private onFrame(proc: SpawnerProcess, f: Buffer[]): void {
+    const kind = f[0]?.toString()
+    const id = f[1]?.toString() ?? ''
+    if (kind === 'P') {
+      const p = this.pending.get(id)
+      if (!p) return
+      this.pending.delete(id)
+      const pid = Number(f[2]?.toString())
+      let sink!: InstanceSink
+      const instance = new Instance(pid, p.opts, (s) => {
+        sink = s
+      })
+      this.live.set(id, {
+        instance,
+        sink,
+        exited: false,
+        open: new Set(['stdout', 'stderr']),
+        startedBy: proc,
+      })
+      p.resolve(instance)
+    } else if (kind === 'F') {
+      const p = this.pending.get(id)
+      if (!p) return
+      this.pending.delete(id)
+      const errno = Number(f[2]?.toString())
+      const argv0 = p.opts.spec.argv[0]
+      // The same words node's spawn uses, so errors read the same either way.
+      p.reject(
+        new LaunchError(
+          `could not start ${argv0}: spawn ${argv0} ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}`,
+        ),
+      )
+      this.updateRef()
+    } else {
+      const l = this.live.get(id)
+      if (!l) return
+      const stream: OutputStream = f[2]?.toString() === '2' ? 'stderr' : 'stdout'
+      if (kind === 'O') l.sink.output(stream, f[3] ?? Buffer.alloc(0))
+      else if (kind === 'E') {
+        l.open.delete(stream)
+        l.sink.end(stream)
+      } else if (kind === 'X') {
+        const code = f[2]?.length ? Number(f[2].toString()) : null
+        const signal = f[3]?.length ? (SIGNAL_NAMES.get(Number(f[3].toString())) ?? null) : null
+        l.exited = true
+        l.sink.exit(code, signal)
+      }
+      if (l.exited && l.open.size === 0) {
+        this.live.delete(id)
+        this.updateRef()
+      }
+    }
+  }
+
+  private onSpawnerGone(proc: SpawnerProcess, how: string): void {
+    if (this.proc === proc) this.proc = undefined
+    const lost: Live[] = []
+    for (const [id, l] of this.live) {
+      if (l.startedBy !== proc) continue
+      this.live.delete(id)
+      if (!l.exited) lost.push(l)
+      for (const s of l.open) l.sink.end(s)
+    }
+    // Launches it never answered: they may or may not have started; nothing can supervise them.
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id)
+      p.reject(new LaunchError(`could not start ${p.opts.spec.argv[0]}: the process spawner died (${how})`))
+    }
+    for (const l of lost) {
+      signalGroup(l.instance.pid, 'SIGKILL')
+      l.sink.exit(null, 'SIGKILL', 'process spawner lost')
+    }
+    if (!this.closed) {
+      this.options.onNotice?.(
+        `the process spawner (pid ${proc.pid}) died (${how}); ` +
+          (lost.length
+            ? `killed its ${lost.length} running instance(s), which nobody could supervise any more; `
+            : '') +
+          'a new one starts with the next launch',
+      )
+    }
+  }
+
+  /** Starts one instance through the spawner (or, if no spawner can run any more, directly). */
+  async startInstance(opts: StartOptions): Promise<Instance> {
+    if (this.closed || (!this.proc && Date.now() < this.retryAt)) return spawnInstance(opts)
+    let proc: SpawnerProcess
+    try {
+      proc = await this.ensure()
+    } catch (err) {
+      // No spawner for now: spawn directly, and try a new one again in a while.
+      this.retryAt = Date.now() + RESPAWN_RETRY_MS
+      if (!this.fellBack) {
+        this.fellBack = true
+        this.options.onNotice?.(
+          `${(err as Error).message}; starting instances directly instead (slower under load)`,
+        )
+      }
+      return spawnInstance(opts)
+    }
+    this.fellBack = false
+    const { spec } = opts
+    const env = Object.entries(instanceEnv(opts))
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`)
+    const cwd = spec.cwd ?? ''
+    if ([...spec.argv, ...env, cwd].some((s) => s.includes('\0')))
+      throw new LaunchError(
+        `could not start ${spec.argv[0]}: its arguments, environment or folder contain a NUL character`,
+      )
+    const id = String(this.nextId++)
+    const stdin = proc.child.stdin
+    // Starts asked for in the same turn of the event loop go to the spawner in one write.
+    if (stdin && !this.corked) {
+      this.corked = true
+      stdin.cork()
+      setImmediate(() => {
+        this.corked = false
+        stdin.uncork()
+      })
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { opts, resolve, reject })
+      this.updateRef()
+      stdin?.write(startFrame(id, spec.argv, env, cwd))
+    })
+  }
+
+  /**
+   * Ends the spawner (closes its stdin) and waits for it to exit. Instances still running then are
+   * killed, as if it had died. Launches after close() spawn directly.
+   */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.starting?.catch(() => undefined)
+    const proc = this.proc
+    if (!proc) return
+    this.updateRef() // keep this process alive until the spawner has gone
+    proc.child.stdin?.end()
+    const timer = setTimeout(() => signalGroup(proc.pid, 'SIGKILL'), 5000)
+    await proc.exited
+    clearTimeout(timer)
+  }
 }
 
 export interface CommandResult {
@@ -199,14 +608,10 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
       detached: true,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d
-    })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    child.stdout?.on('data', (d: Buffer) => stdout.push(d))
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d))
     if (opts.onLine) {
       const cb = opts.onLine
       const out = child.stdout
@@ -232,7 +637,12 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
     })
     child.once('close', (code, signal) => {
       done()
-      resolve({ code, signal, stdout, stderr })
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      })
     })
   })
 }

@@ -1,6 +1,6 @@
 /** `assist serve` as a user runs it: the built CLI, real HTTP, real luajit apps, real signals. */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -62,6 +62,14 @@ describe('assist serve', () => {
       /clock#1 started \(id [0-9a-f]{12}, pid \d+\) in alloplace:\/\/localhost:21337 for "launch-app"/,
     )
     await p.waitFor(/\[clock#1\] booted 1 alloplace:\/\/localhost:21337/)
+    // The instance was started by the resident spawner, itself a child of assist.
+    const ppid = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    }
+    const spawner = ppid(res.json.pid as number)
+    assert.equal(ppid(spawner), p.child.pid)
+    assert.match(readFileSync(`/proc/${spawner}/cmdline`, 'utf8'), /spawner\.lua/)
 
     const full = await launch(url)
     assert.equal(full.status, 503, '--max-instances 1')
@@ -75,6 +83,7 @@ describe('assist serve', () => {
     assert.equal(isAlive(res.json.pid as number), false, 'the instance was stopped')
     assert.match(p.output, /clock#1 killed by SIGTERM after \d+\.\ds \(stopped\)/)
     assert.match(p.output, /all instances stopped/)
+    assert.equal(isAlive(spawner), false, 'no spawner left behind')
   })
 
   it('serves an apps root from APPS_ROOT and PORT, logging JSON lines with --log-format json', async () => {

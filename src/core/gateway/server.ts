@@ -8,9 +8,11 @@ import { realpathSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { UserError } from '../errors.js'
-import { describeExit, type ExitInfo, startInstance } from '../launcher.js'
+import { findExecutable } from '../fsutil.js'
+import { describeExit, type ExitInfo, ResidentSpawner, startInstance } from '../launcher.js'
 import { type AppProject, findProject, loadProject } from '../project.js'
 import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
+import { resolveLuajit } from '../runtimes/lua.js'
 import { type AppListing, listApps, readInfo, resolveApp } from './apps.js'
 import { type GatewayLog, humanLog } from './log.js'
 import { type InstanceRecord, type InstanceView, Registry } from './registry.js'
@@ -72,6 +74,11 @@ export interface GatewayOptions {
   logAppOutput?: boolean
   /** Environment instances inherit (default process.env). */
   env?: NodeJS.ProcessEnv
+  /**
+   * Start instances through a resident LuaJIT spawner (default true), so the gateway never forks
+   * itself; false (or no LuaJIT) spawns them from the gateway directly.
+   */
+  spawner?: boolean
 }
 
 export type GatewayMode = 'single-app' | 'apps-root'
@@ -96,6 +103,8 @@ export interface Gateway {
   /** Resolves when close() has finished. */
   closed: Promise<void>
   server: Server
+  /** The pid of the resident spawner starting instances, if one runs (undefined: direct spawn). */
+  spawnerPid(): number | undefined
 }
 
 /** Stands in for the place URL in a cached launch spec; replaced per launch. */
@@ -237,6 +246,40 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     serving = single.name
   }
 
+  // The resident spawner: instances are started by a small LuaJIT process, not forked from this one.
+  let spawner: ResidentSpawner | undefined
+  if (options.spawner ?? true) {
+    const env = options.env ?? process.env
+    // The LuaJIT the app runs with (single-app mode: maybe its bundled one), else --luajit/ALLO_LUAJIT/PATH.
+    let luajit: string | undefined
+    try {
+      luajit = single
+        ? resolveLuajit(single, { luajit: options.luajit, env }).path
+        : (options.luajit ?? env.ALLO_LUAJIT ?? findExecutable('luajit', env.PATH))
+    } catch {
+      luajit = undefined // a bad --luajit/ALLO_LUAJIT for an app that does not need LuaJIT
+    }
+    const onNotice = (line: string) => log.warn(line, { event: 'spawner' })
+    if (!luajit) {
+      log.warn(
+        'no LuaJIT found for the process spawner; starting instances directly instead (slower under load)',
+        {
+          event: 'spawner-unavailable',
+        },
+      )
+    } else {
+      spawner = await ResidentSpawner.start({ luajit, onNotice }).catch((err: Error) => {
+        log.warn(`${err.message}; starting instances directly instead (slower under load)`, {
+          event: 'spawner-unavailable',
+        })
+        return undefined
+      })
+    }
+  }
+
+  // The environment instances inherit, read once: copying process.env on every launch is slow.
+  const baseEnv: NodeJS.ProcessEnv = { ...(options.env ?? process.env) }
+
   let draining = false
   const startedAt = Date.now()
   const starting = new Set<Promise<unknown>>()
@@ -346,7 +389,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         tag: project.name,
         bootArgs,
         identity,
-        baseEnv: options.env,
+        baseEnv,
+        spawner,
         onLine: logAppOutput
           ? (line, stream) =>
               log.info(`[${tagRef}] ${line}`, { event: 'output', instance: idRef, app: project.name, stream })
@@ -527,6 +571,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
+      void spawner?.close()
       const where = `${options.host ?? 'all interfaces'} port ${options.port ?? DEFAULTS.port}`
       if (err.code === 'EADDRINUSE')
         reject(
@@ -586,6 +631,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     await Promise.allSettled([...starting])
     await Promise.all(registry.list().map((r) => (force ? r.instance.kill() : r.instance.stop(graceMs))))
     server.closeAllConnections()
+    await spawner?.close()
   }
 
   const close = (opts: CloseOptions = {}): Promise<void> => {
@@ -613,6 +659,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     close,
     closed,
     server,
+    spawnerPid: () => spawner?.pid,
   }
 }
 
