@@ -8,10 +8,10 @@ import { mkdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { findExecutable } from '../../src/core/fsutil.js'
-import { type Gateway, type GatewayLog, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
+import { type Gateway, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
 import { makeLuaApp, removeDir, tempDir } from '../helpers/app.js'
 import { isAlive } from '../helpers/cli.js'
-import { IDLE_BOOT_LUA, launch, waitUntil } from '../helpers/gateway.js'
+import { type Captured, captureLog, IDLE_BOOT_LUA, launch, waitUntil } from '../helpers/gateway.js'
 
 function ppidOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -20,20 +20,6 @@ function ppidOf(pid: number): number {
 
 function cmdlineOf(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
-}
-
-interface Captured extends GatewayLog {
-  lines: string[]
-}
-
-function captureLog(): Captured {
-  const lines: string[] = []
-  return {
-    lines,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  }
 }
 
 const dirs: string[] = []

@@ -9,10 +9,12 @@ import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type Gateway, type GatewayLog, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
+import { type Gateway, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
 import { makeLuaApp, removeDir, tempDir, writeFile } from '../helpers/app.js'
 import { isAlive } from '../helpers/cli.js'
 import {
+  type Captured,
+  captureLog,
   getJson,
   IDLE_BOOT_LUA,
   launch,
@@ -28,20 +30,6 @@ import {
   startsOf,
   waitUntil,
 } from '../helpers/gateway.js'
-
-interface Captured extends GatewayLog {
-  lines: string[]
-}
-
-function captureLog(): Captured {
-  const lines: string[] = []
-  return {
-    lines,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  }
-}
 
 const dirs: string[] = []
 const gateways: Gateway[] = []

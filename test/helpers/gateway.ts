@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
+import type { GatewayLog } from '../../src/core/gateway.js'
 
 export const PLACE = 'alloplace://localhost:21337'
 
@@ -184,3 +185,18 @@ ffi.cdef('int pause(void);')
 io.stdout:write('idle up\\n') io.stdout:flush()
 while true do ffi.C.pause() end
 `
+
+/** A gateway log that keeps every line as `info …` / `warn …` / `error …`, for assertions. */
+export interface Captured extends GatewayLog {
+  lines: string[]
+}
+
+export function captureLog(): Captured {
+  const lines: string[] = []
+  return {
+    lines,
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+  }
+}
