@@ -159,25 +159,18 @@ local function pump(fd, chunks)
   local p = pipes[fd]
   for _ = 1, chunks do
     local n = C.read(fd, buf, CHUNK)
+    local e = n < 0 and errno() or 0
     if n > 0 then
       send('O', p.id, p.stream, ffi.string(buf, n))
       if n < CHUNK then return true end
-    elseif n == 0 then
+    elseif e == EAGAIN then
+      return true
+    elseif e ~= EINTR then -- end of file, or an error that ends this stream the same way
       C.close(fd)
       pipes[fd] = nil
       pollDirty = true
       send('E', p.id, p.stream)
       return false
-    else
-      local e = errno()
-      if e == EAGAIN then return true end
-      if e ~= EINTR then
-        C.close(fd)
-        pipes[fd] = nil
-        pollDirty = true
-        send('E', p.id, p.stream)
-        return false
-      end
     end
   end
   return true
