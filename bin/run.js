@@ -26,6 +26,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
 
 /** For a root-help request: the kept text (if any) and a way to keep oclif's; otherwise undefined. */
 async function rootHelpCache(argv) {
+  if (argv.length > 1) return undefined // not a root-help request: don't load the cache code at all
   const cache = await import('../dist/core/help-cache.js').catch(() => undefined)
   if (!cache?.isRootHelpRequest(argv)) return undefined
   const dir = cache.helpCacheDir()
