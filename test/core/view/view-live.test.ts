@@ -93,14 +93,20 @@ describe('web view of a live place, in chromium', () => {
     const [point, down, up] = await rec.nextThree(hello, from)
     const handId = view.hand.handId
     assert.ok(handId)
-    assert.equal(point.type, 'oneway')
-    assert.equal((point.body as unknown[])[0], 'point')
-    assert.equal(point.sender, handId)
-    assert.equal(down.type, 'request')
-    assert.deepEqual(down.body, ['poke', true])
-    assert.equal(down.sender, handId)
-    assert.equal(up.type, 'request')
-    assert.deepEqual(up.body, ['poke', false])
+    // Everything the app got since the click, for the message if the sequence is not the expected one.
+    const seen = JSON.stringify(
+      rec.got
+        .slice(from)
+        .map((i) => [i.type, i.receiver === hello ? 'hello' : i.receiver, i.body, i.sender === handId]),
+    )
+    assert.equal(point.type, 'oneway', seen)
+    assert.equal((point.body as unknown[])[0], 'point', seen)
+    assert.equal(point.sender, handId, seen)
+    assert.equal(down.type, 'request', seen)
+    assert.deepEqual(down.body, ['poke', true], seen)
+    assert.equal(down.sender, handId, seen)
+    assert.equal(up.type, 'request', seen)
+    assert.deepEqual(up.body, ['poke', false], seen)
     assert.equal((await pageState(page)).selected, hello)
     // The page's interaction log shows them too (reported by the place).
     await waitPage(
