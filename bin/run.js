@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `assist --version` and the root help are answered without loading oclif (its import alone costs
-// several times a bare node start). The version text is the one oclif prints; the root help is the
-// text oclif rendered the first time, kept per inputs (see src/core/help-cache.ts). Everything else
-// goes through oclif.
+// `assist --version` and help are answered without loading oclif (its import alone costs several
+// times a bare node start). The version text is the one oclif prints; a help is the text oclif
+// rendered the first time, kept per inputs (see src/core/help-cache.ts). Everything else goes
+// through oclif.
 const args = process.argv.slice(2)
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   const { readFileSync } = await import('node:fs')
@@ -11,7 +11,7 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
-  const help = await rootHelpCache(args)
+  const help = await helpCache(args)
   if (help?.text) {
     process.stdout.write(help.text)
   } else {
@@ -24,18 +24,19 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   }
 }
 
-/** For a root-help request: the kept text (if any) and a way to keep oclif's; otherwise undefined. */
-async function rootHelpCache(argv) {
-  if (argv.length > 1) return undefined // not a root-help request: don't load the cache code at all
+/** For a help request this cache answers: the kept text (if any) and a way to keep oclif's. */
+async function helpCache(argv) {
+  // Only what might ask for help loads the cache code at all.
+  if (!(argv.length <= 1 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')))
+    return undefined
   const cache = await import('../dist/core/help-cache.js').catch(() => undefined)
-  if (!cache?.isRootHelpRequest(argv)) return undefined
-  const dir = cache.helpCacheDir()
+  const dir = cache?.helpCacheDir()
   if (!dir) return undefined
   try {
     const { fileURLToPath } = await import('node:url')
-    const name = cache.helpCacheName(
-      await cache.currentHelpInputs(fileURLToPath(new URL('..', import.meta.url))),
-    )
+    const inputs = await cache.currentHelpInputs(fileURLToPath(new URL('..', import.meta.url)), argv)
+    if (!inputs) return undefined
+    const name = cache.helpCacheName(inputs)
     return { text: cache.readCachedHelp(dir, name), keep: (text) => cache.writeCachedHelp(dir, name, text) }
   } catch {
     return undefined

@@ -1,13 +1,16 @@
 /**
- * The root help (`assist`, `assist --help`, `assist -h`, `assist help`) without loading oclif.
+ * Help without loading oclif: the root help (`assist`, `assist --help`, `assist -h`, `assist help`)
+ * and a command's or topic's help (`assist run --help`, `assist run -h`, `assist help run`).
  *
- * Loading oclif costs a bare Node start several times over, and the root help only depends on a
- * few inputs. The first time the root help is asked for, bin/run.js lets oclif render it and keeps
- * the text here; later requests with the same inputs print the kept text. The inputs, all part of
- * the cache file's name: the package version and its command manifest (size and mtime, so a rebuild
- * counts), Node's version and platform (both printed in the help), the width oclif wraps to
- * (OCLIF_COLUMNS, or the terminal's columns, or "not a terminal"), and whether oclif would colour
- * it (the same two checks oclif makes: supports-color for stdout and stderr, and ansis).
+ * Loading oclif costs a bare Node start several times over, and help text only depends on a few
+ * inputs. The first time a help is asked for, bin/run.js lets oclif render it and keeps the text
+ * here; later requests with the same inputs print the kept text. The inputs, all part of the cache
+ * file's name: which help (root, or the command id), the package version and its command manifest
+ * (size and mtime, so a rebuild counts), Node's version and platform (both printed in the root
+ * help), the width oclif wraps to (OCLIF_COLUMNS, or the terminal's columns, or "not a terminal"),
+ * and whether oclif would colour it (the same two checks oclif makes: supports-color for stdout
+ * and stderr, and ansis). Only commands and topics of this package are kept (the manifest and
+ * package.json name them); anything else, a typo included, goes to oclif every time.
  *
  * Kept in `$XDG_CACHE_HOME/allo-assist/help` (or `~/.cache/…`); set ASSIST_NO_HELP_CACHE=1 to
  * neither read nor write it. Any failure to read or write the cache falls back to oclif silently.
@@ -24,17 +27,33 @@ import {
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
-/** How many kept help texts (one per terminal width, colour, version…) before the oldest go. */
-const KEEP = 16
+/** How many kept help texts (one per help, terminal width, colour, version…) before the oldest go. */
+const KEEP = 32
 
-/** True when these CLI arguments ask for the root help and nothing else. */
-export function isRootHelpRequest(args: readonly string[]): boolean {
-  if (args.length === 0) return true
-  return args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')
+const HELP_FLAGS = new Set(['--help', '-h'])
+const WORD = /^[a-z][a-z0-9-]*$/
+
+/**
+ * Which help these CLI arguments ask for and nothing else: 'root', `help:<id>` for `assist help
+ * <words>`, `<id>` for `assist <words> --help|-h` (id = the words joined by ':'), or null. `isKnown`
+ * says which ids are this package's commands and topics; other words are not answered from the cache.
+ */
+export function helpRequestKey(args: readonly string[], isKnown: (id: string) => boolean): string | null {
+  if (args.length === 0) return 'root'
+  if (args.length === 1 && (HELP_FLAGS.has(args[0]) || args[0] === 'help')) return 'root'
+  const [first, ...rest] = args
+  const last = args[args.length - 1]
+  const words = first === 'help' ? rest : HELP_FLAGS.has(last) ? args.slice(0, -1) : null
+  if (!words || words.length === 0 || !words.every((w) => WORD.test(w))) return null
+  const id = words.join(':')
+  if (!isKnown(id)) return null
+  return first === 'help' ? `help:${id}` : id
 }
 
-/** What the root help text depends on, besides the code itself. */
+/** What a help text depends on, besides the code itself. */
 export interface HelpInputs {
+  /** Which help: see helpRequestKey. */
+  key: string
   version: string
   /** Size and mtime of oclif.manifest.json. */
   manifest: string
@@ -48,6 +67,7 @@ export interface HelpInputs {
 /** The cache file's name for these inputs (only safe characters). */
 export function helpCacheName(inputs: HelpInputs): string {
   const parts = [
+    inputs.key,
     inputs.version,
     inputs.manifest,
     inputs.node,
@@ -55,7 +75,7 @@ export function helpCacheName(inputs: HelpInputs): string {
     inputs.width,
     inputs.color ? 'color' : 'plain',
   ]
-  return `root-${parts.join('_').replace(/[^A-Za-z0-9._-]/g, '-')}.txt`
+  return `help-${parts.join('_').replace(/[^A-Za-z0-9._-]/g, '-')}.txt`
 }
 
 /** The folder help texts are kept in, or null when caching is switched off. */
@@ -67,10 +87,31 @@ export function helpCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
   return join(base, 'allo-assist', 'help')
 }
 
-/** The inputs for this process, given the package root (where package.json and the manifest are). */
-export async function currentHelpInputs(packageRoot: string): Promise<HelpInputs> {
-  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }
-  const manifest = statSync(join(packageRoot, 'oclif.manifest.json'))
+/**
+ * The inputs for these arguments in this process, given the package root (where package.json and
+ * the manifest are), or null when they do not ask for a help this cache answers.
+ */
+export async function currentHelpInputs(
+  packageRoot: string,
+  args: readonly string[],
+): Promise<HelpInputs | null> {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as {
+    version: string
+    oclif?: { topics?: Record<string, unknown> }
+  }
+  const manifestPath = join(packageRoot, 'oclif.manifest.json')
+  const manifest = statSync(manifestPath)
+  // The shape first (cheap); the manifest only when a command's words must be checked.
+  let key = helpRequestKey(args, () => true)
+  if (key === null) return null
+  if (key !== 'root') {
+    const { commands } = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      commands: Record<string, unknown>
+    }
+    const topics = pkg.oclif?.topics ?? {}
+    key = helpRequestKey(args, (id) => id in commands || id in topics)
+    if (key === null) return null
+  }
   const { stdout } = process
   const width = process.env.OCLIF_COLUMNS || (stdout.isTTY ? String(stdout.columns) : 'pipe')
   // oclif colours help only when both of these say so (see @oclif/core's ux/theme colorize).
@@ -80,6 +121,7 @@ export async function currentHelpInputs(packageRoot: string): Promise<HelpInputs
   ])
   const color = Boolean(supportsColor.stdout) && Boolean(supportsColor.stderr) && ansis.isSupported()
   return {
+    key,
     version: pkg.version,
     manifest: `${manifest.size}-${Math.round(manifest.mtimeMs)}`,
     node: process.version,
@@ -107,7 +149,7 @@ export function writeCachedHelp(dir: string, name: string, text: string): void {
     writeFileSync(tmp, text)
     renameSync(tmp, join(dir, name))
     const kept = readdirSync(dir)
-      .filter((f) => f.startsWith('root-') && f.endsWith('.txt'))
+      .filter((f) => f.startsWith('help-') && f.endsWith('.txt'))
       .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
       .sort((a, b) => b.t - a.t)
     for (const { f } of kept.slice(KEEP)) unlinkSync(join(dir, f))

@@ -36,7 +36,7 @@ test('--help lists every command, and the generate topic once', async () => {
   assert.match(topic.stdout, /generate systemd/)
 })
 
-test('the root help is rendered by oclif once, then printed from the cache, for every way of asking', async () => {
+test('the root help is rendered by oclif once, then printed from the kept text, for every way of asking', async () => {
   const cacheHome = tempDir()
   const dir = join(cacheHome, 'allo-assist', 'help')
   const env = { XDG_CACHE_HOME: cacheHome }
@@ -51,7 +51,7 @@ test('the root help is rendered by oclif once, then printed from the cache, for 
   assert.equal(first.stdout, live.stdout, "the first request is oclif's own rendering")
   assert.equal(kept().length, 1)
   const [file] = kept()
-  assert.match(file, /_pipe_plain\.txt$/, 'not a terminal, no colour')
+  assert.match(file, /^help-root_.*_pipe_plain\.txt$/, 'the root help, not a terminal, no colour')
   assert.equal(readFileSync(join(dir, file), 'utf8'), live.stdout)
 
   // Every later root-help request prints the kept text (proved by changing it).
@@ -61,10 +61,6 @@ test('the root help is rendered by oclif once, then printed from the cache, for 
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
     assert.equal(r.stdout, 'KEPT HELP\n', `assist ${args.join(' ')} prints the kept help`)
   }
-  // Command help is not cached: oclif renders it.
-  const runHelp = await runCli(['run', '--help'], { env })
-  assert.match(runHelp.stdout, /^USAGE\n {2}\$ assist run/m)
-
   // Another width is another input: rendered by oclif at that width, kept beside the first.
   const narrowEnv = { ...env, OCLIF_COLUMNS: '50' }
   const narrowLive = await runCli(['--help'], { env: { ...narrowEnv, ASSIST_NO_HELP_CACHE: '1' } })
@@ -73,6 +69,41 @@ test('the root help is rendered by oclif once, then printed from the cache, for 
   assert.notEqual(narrow.stdout, live.stdout, 'wrapped at 50 columns')
   assert.ok(narrow.stdout.split('\n').length > live.stdout.split('\n').length, 'more, shorter lines')
   assert.equal(kept().length, 2)
+})
+
+test("a command's or topic's help is kept the same way, per command; a typo never is", async () => {
+  const cacheHome = tempDir()
+  const dir = join(cacheHome, 'allo-assist', 'help')
+  const env = { XDG_CACHE_HOME: cacheHome }
+  const kept = () => readdirSync(dir).filter((f) => f.endsWith('.txt'))
+  const off = { ...env, ASSIST_NO_HELP_CACHE: '1' }
+
+  for (const args of [
+    ['run', '--help'],
+    ['generate', 'systemd', '-h'],
+    ['generate', '--help'],
+    ['help', 'serve'],
+  ]) {
+    const live = await runCli(args, { env: off })
+    const first = await runCli(args, { env })
+    assert.equal(first.code, 0, first.stderr)
+    assert.equal(first.stdout, live.stdout, `${args.join(' ')}: the first request is oclif's own rendering`)
+  }
+  assert.equal(kept().length, 4, 'one kept text per help')
+  const runFile = kept().find((f) => f.startsWith('help-run_'))
+  assert.ok(runFile, kept().join(' '))
+  assert.match(readFileSync(join(dir, runFile), 'utf8'), /^USAGE\n {2}\$ assist run/m)
+
+  // The kept text is what a later request prints (proved by changing it); the others are untouched.
+  writeFileSync(join(dir, runFile), 'KEPT RUN HELP\n')
+  assert.equal((await runCli(['run', '--help'], { env })).stdout, 'KEPT RUN HELP\n')
+  assert.match((await runCli(['serve', '--help'], { env })).stdout, /assist serve/, 'another help, rendered')
+
+  // A typo is oclif's to answer (exit 127 with a suggestion list), and nothing is kept for it.
+  const before = kept().length
+  const typo = await runCli(['rnu', '--help'], { env })
+  assert.notEqual(typo.code, 0)
+  assert.equal(kept().length, before)
 })
 
 test('the root help still prints when its cache cannot be written', async () => {
