@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { UserError } from '../errors.js'
+import { isMatrix } from '../matrix.js'
 import {
   type ClientMessage,
   type Components,
@@ -398,10 +399,6 @@ function isVec3(v: unknown): v is Vec3 {
   return Array.isArray(v) && v.length === 3 && v.every((n) => typeof n === 'number' && Number.isFinite(n))
 }
 
-function isMat4(v: unknown): v is Mat4 {
-  return Array.isArray(v) && v.length === 16 && v.every((n) => typeof n === 'number' && Number.isFinite(n))
-}
-
 /** Validates a message from the page (it is only trusted to be JSON). */
 export function isClientMessage(m: unknown): m is ClientMessage {
   if (!isObject(m) || typeof m.type !== 'string') return false
@@ -413,9 +410,9 @@ export function isClientMessage(m: unknown): m is ClientMessage {
         (m.to === undefined || isVec3(m.to))
       )
     case 'grab':
-      return typeof m.entityId === 'string' && isMat4(m.hand)
+      return typeof m.entityId === 'string' && isMatrix(m.hand)
     case 'grab-move':
-      return isMat4(m.hand)
+      return isMatrix(m.hand)
     case 'release':
       return true
     default:
