@@ -5,6 +5,7 @@
  * Entity records are immutable: a change replaces the record (and the changed component values),
  * so a revision's snapshot is a shallow copy of the entity map and diffs compare by reference first.
  */
+import { IDENTITY } from '../matrix.js'
 import { entityId } from './ids.js'
 import { isPlainObject } from './json.js'
 import { generateMergePatch } from './merge-patch.js'
@@ -25,7 +26,8 @@ export interface Entity {
 
 /** allonet keeps this many past revisions (`allo_statehistory_length`). */
 export const HISTORY_LENGTH = 64
-export const IDENTITY_MATRIX = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+/** The identity transform (matrix.ts's), the default `transform.matrix`. */
+export const IDENTITY_MATRIX = IDENTITY
 const MAX_SPEC_DEPTH = 16
 /** Deepest nesting accepted inside a component value (deeper JSON could exhaust the stack). */
 export const MAX_VALUE_DEPTH = 64
