@@ -203,7 +203,7 @@ export async function acquireLock(lockDir: string, spec: LockSpec, ev: LockEvent
     if (!waitSaid && (owner || polls >= 3)) {
       waitSaid = true
       ev.onWait?.(
-        `waiting for ${describeOwner(owner)} to finish with ${where} … (a lock whose holder has stopped is taken over at once)`,
+        `waiting for ${describeOwner(owner)} to finish with ${where} … (as long as it runs; a lock left by a process that died is reclaimed at once)`,
       )
     }
     await new Promise((r) => setTimeout(r, POLL_MS))
