@@ -12,8 +12,9 @@
  * without the real allonet (which CI cannot fetch).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ALLOUI_STANDIN_FILES } from './alloui-standin.js'
 import { writeFile } from './app.js'
 import { git } from './native.js'
@@ -171,4 +172,17 @@ export function makeAllonetFixture(
     commit,
     cjson: { pinned, alloverse, main, bare },
   }
+}
+
+/**
+ * A copy of the shipped lua template (and _shared) under `dir` whose allo/allonet.lock names
+ * `version` (the fixture's commit instead of upstream's): pass the returned folder to --template.
+ */
+export function templateLocking(dir: string, version: string): string {
+  const templates = fileURLToPath(new URL('../../templates', import.meta.url))
+  const lua = join(dir, 'templates', 'lua')
+  cpSync(join(templates, 'lua'), lua, { recursive: true })
+  cpSync(join(templates, '_shared'), join(dir, 'templates', '_shared'), { recursive: true })
+  writeFileSync(join(dir, 'templates', '_shared', 'allo', 'allonet.lock'), `${version}\n`)
+  return lua
 }

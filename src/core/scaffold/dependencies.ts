@@ -154,8 +154,10 @@ function usesAllonet(ctx: Context): boolean {
 export async function buildDecision(ctx: Context): Promise<void> {
   const o = ctx.options
   ctx.build = false
-  if (o.allonetUrl !== undefined && o.build !== true)
-    throw new UserError('--allonet-url only applies with --build (it names the allonet source to build).')
+  if (o.allonetUrl !== undefined && (o.build === false || o.install === false))
+    throw new UserError(
+      `--allonet-url only applies when allonet is built (it names the source to build); drop it or ${o.build === false ? '--no-build' : '--no-install'}.`,
+    )
   if (o.build === false || !ctx.install) {
     if (o.build === true)
       throw new UserError(
@@ -164,15 +166,10 @@ export async function buildDecision(ctx: Context): Promise<void> {
     return
   }
   if (o.build === true) {
-    const advice = libraryAdvice(ctx.env, undefined, buildTools(ctx.env))
-    if (advice.missing.length > 0 || advice.how === 'install-tools')
+    const missing = buildTools(ctx.env).filter((t) => !t.path)
+    if (missing.length > 0)
       throw new UserError(
-        `--build needs ${buildTools(ctx.env)
-          .filter((t) => !t.path)
-          .map((t) => t.name)
-          .join(
-            ' and ',
-          )}: ${missingToolsText(buildTools(ctx.env).filter((t) => !t.path))}. Nothing was written.`,
+        `--build needs ${missing.map((t) => t.name).join(' and ')}: ${missingToolsText(missing)}. Nothing was written.`,
       )
     ctx.build = true
     return
@@ -202,7 +199,9 @@ export async function installNativeLibrary(ctx: Context): Promise<void> {
       advice.command,
       advice.how === 'build'
         ? 'once: build the native allonet library into allo/lib (cached: instant for the next app)'
-        : `once: get the native allonet library (${advice.text})`,
+        : advice.how === 'download'
+          ? 'once: download the native allonet library from your mirror into allo/lib'
+          : `once, after you ${missingToolsText(advice.missing)}: build the native allonet library into allo/lib`,
     ])
     return
   }
