@@ -4,12 +4,12 @@
  * the tools, and the next steps naming what works on this machine. Real git, cmake, cc.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, test } from 'node:test'
 import { type AllonetFixture, makeAllonetFixture, templateLocking } from '../helpers/allonet-fixture.js'
 import { removeDir, tempDir } from '../helpers/app.js'
-import { runCli } from '../helpers/cli.js'
+import { CliProcess, killAllCli, runCli } from '../helpers/cli.js'
 import { snapshot } from '../helpers/fs-snapshot.js'
 import { type AllouiFixture, FILE_PROTOCOL_ENV, makeAllouiFixture } from '../helpers/git-fixture.js'
 import { pathWith } from '../helpers/native.js'
@@ -160,6 +160,51 @@ test('--allonet-url with --no-build, and --build with --no-install: one-line ref
       assert.deepEqual(readdirSync(parent), [])
     }
   } finally {
+    removeDir(parent)
+  }
+})
+
+test('Ctrl-C during the build: the app is kept, the follow-up named, no lock, no half source, no library', async () => {
+  const parent = tempDir()
+  const gated = makeAllonetFixture(join(tempDir('assist-gated-'), 'fx'), { gated: true })
+  const gatedTemplate = templateLocking(tempDir('assist-gated-tpl-'), gated.version)
+  const e = { ...env(), ASSIST_TEST_GATE: join(tempDir(), 'open') }
+  try {
+    const p = new CliProcess(
+      [
+        'create',
+        'clock',
+        '--yes',
+        '--build',
+        '--template',
+        gatedTemplate,
+        '--alloui-url',
+        alloui.url,
+        '--allonet-url',
+        gated.repo,
+      ],
+      { cwd: parent, env: e },
+    )
+    await p.waitFor(/building the allonet target/, 180_000)
+    p.signal('SIGINT')
+    const end = await p.closed
+    writeFileSync(e.ASSIST_TEST_GATE, '') // lets a straggler finish
+    assert.ok(end.signal === 'SIGINT' || end.code === 130, `${end.code} ${end.signal}: ${p.output}`)
+    assert.match(
+      p.stderr,
+      /Cancelled: the app in clock was kept; get the library later with: cd clock && assist fetch --build --allonet-url /,
+    )
+    const app = join(parent, 'clock')
+    assert.ok(existsSync(join(app, 'lua/main.lua')), 'the app is kept')
+    assert.deepEqual(readdirSync(join(app, 'allo/lib')), [], 'no lock, no temp file, no library')
+    const cacheRoot = join(e.XDG_CACHE_HOME, 'allo-assist/allonet')
+    for (const entry of readdirSync(cacheRoot))
+      assert.deepEqual(
+        readdirSync(join(cacheRoot, entry)).filter((f) => f.includes('lock') || f.endsWith('.tmp')),
+        [],
+      )
+  } finally {
+    await killAllCli()
     removeDir(parent)
   }
 })

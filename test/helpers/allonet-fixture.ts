@@ -29,6 +29,12 @@ target_include_directories(allonet PRIVATE lib/cJSON)
 target_link_libraries(allonet enet)
 `
 
+/** With `gated`: the library target first waits for the file $ASSIST_TEST_GATE (if set) to exist. */
+const GATE_CMAKE = `add_custom_target(gate COMMAND sh \${CMAKE_SOURCE_DIR}/gate.sh VERBATIM)
+add_dependencies(allonet gate)
+`
+const GATE_SH = 'while [ -n "$ASSIST_TEST_GATE" ] && [ ! -e "$ASSIST_TEST_GATE" ]; do sleep 0.05; done\n'
+
 export const STANDIN_ALLONET_C = `#include <enet/enet.h>
 #include "standin_api.h"
 
@@ -121,7 +127,7 @@ export interface AllonetFixture {
  */
 export function makeAllonetFixture(
   dir: string,
-  opts: { subPath?: string; gitmodulesBranch?: string } = {},
+  opts: { subPath?: string; gitmodulesBranch?: string; gated?: boolean } = {},
 ): AllonetFixture {
   const subPath = opts.subPath ?? 'lib/cJSON'
   const work = join(dir, 'cjson-work')
@@ -143,7 +149,11 @@ export function makeAllonetFixture(
   const allonet = join(dir, 'allonet')
   mkdirSync(join(allonet, 'src'), { recursive: true })
   git(allonet, 'init', '-q', '-b', 'main')
-  writeFile(join(allonet, 'CMakeLists.txt'), CMAKE.replaceAll('lib/cJSON', subPath))
+  writeFile(
+    join(allonet, 'CMakeLists.txt'),
+    CMAKE.replaceAll('lib/cJSON', subPath) + (opts.gated ? GATE_CMAKE : ''),
+  )
+  if (opts.gated) writeFile(join(allonet, 'gate.sh'), GATE_SH)
   writeFile(join(allonet, 'src/allonet.c'), STANDIN_ALLONET_C)
   git(allonet, 'submodule', 'add', '-q', work, subPath)
   git(join(allonet, subPath), 'checkout', '-q', pinned)
