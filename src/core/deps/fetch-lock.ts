@@ -181,7 +181,11 @@ export async function acquireLock(lockDir: string, spec: LockSpec, ev: LockEvent
     forget(lockDir)
     const owner = readOwner(lockDir)
     const here = owner?.host === hostname()
-    if (owner && here && owner.pid !== process.pid && !ownerAlive(owner)) {
+    // Our own pid: ours only if this process holds it now (a container often reuses the pid of a
+    // killed predecessor, whose lock must not be mistaken for ours).
+    const dead =
+      owner && here && (owner.pid === process.pid ? held.get(lockDir) !== owner.token : !ownerAlive(owner))
+    if (owner && dead) {
       ev.onTakeover?.(
         `taking over the lock on ${where} left by ${owner.what} (pid ${owner.pid}), which is no longer running`,
       )

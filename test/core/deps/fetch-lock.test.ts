@@ -95,3 +95,27 @@ test('a live owner an hour stale by mtime is waited for; a reused pid (other sta
     sleeper.kill('SIGKILL')
   }
 })
+
+test('a lock recorded under this very pid by an earlier process (pid reuse in a container) is taken over', async () => {
+  const dir = join(tempDir(), 'same-pid.lock')
+  plant(dir, {
+    pid: process.pid,
+    host: hostname(),
+    what: 'assist fetch',
+    since: '',
+    start: processStart(process.pid),
+    token: 'old',
+  })
+  const lines: string[] = []
+  const held = await acquireLock(dir, spec, {
+    onTakeover: (l) => lines.push(l),
+    onWait: (l) => lines.push(l),
+  })
+  assert.match(
+    lines.join('\n'),
+    new RegExp(`^taking over the lock on allo/lib left by assist fetch \\(pid ${process.pid}\\)`),
+  )
+  assert.notEqual(readOwner(dir)?.token, 'old')
+  await held.release()
+  assert.ok(!existsSync(dir))
+})
