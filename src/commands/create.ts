@@ -20,11 +20,14 @@ The files are written into a temporary folder beside DIR and moved into place on
 
 Then, by default, it runs git init and installs alloui-lua into allo/deps/alloui (a git submodule, or a clone with --no-git). If that install fails, the app is kept and create prints the exact command that finishes the job.
 
+The native allonet library: with a download mirror configured (ALLONET_BASE_URL) it is downloaded; otherwise, in a terminal with git, cmake and a C compiler installed, create offers to build it from source (--build does so without asking, --no-build never). Builds are cached in ~/.cache/allo-assist, so the next app gets the library at once. When it is not installed now, the next steps name the command that works on this machine (or what to install first).
+
 The app name must be 1–64 characters: lower-case letters, digits, "-" and "_", starting with a letter (it becomes the folder name and goes into Lua code).`
 
   static override examples = [
     '<%= config.bin %> create my-app',
     '<%= config.bin %> create my-app --yes --no-install',
+    '<%= config.bin %> create my-app --yes --build',
     '<%= config.bin %> create apps/clock --name clock --display-name "Clock" --author "Ada" --template minimal',
     '<%= config.bin %> create . --force --no-git',
     '<%= config.bin %> create my-app --alloui-url https://github.com/me/alloui-lua.git --alloui-ref my-branch',
@@ -65,6 +68,15 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
       description: 'Allow a folder that is not empty (existing files are kept; none is overwritten)',
     }),
     'alloui-url': Flags.string({ description: 'Git URL of alloui-lua', default: DEFAULT_ALLOUI_URL }),
+    build: Flags.boolean({
+      allowNo: true,
+      description:
+        'Build the native allonet library from source now (assist fetch --build: git, cmake and a C compiler; cached, so the next app gets it at once). In a terminal create offers it; --no-build to skip',
+    }),
+    'allonet-url': Flags.string({
+      description:
+        'With --build: allonet git URL or local clone to build from (default https://github.com/alloverse/allonet.git)',
+    }),
     'alloui-ref': Flags.string({
       description:
         "Branch, tag or commit of alloui-lua to check out (default: the repository's default branch)",
@@ -94,6 +106,8 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
         force: flags.force,
         allouiUrl: flags['alloui-url'],
         allouiRef: flags['alloui-ref'],
+        build: flags.build,
+        allonetUrl: flags['allonet-url'],
       },
     })
     // Ctrl-C: the steps undo their part synchronously (abort listeners), then we die by SIGINT as

@@ -6,7 +6,7 @@ export default class Doctor extends BaseCommand {
   static override summary =
     'Check this machine and app: Node, LuaJIT, boot script, alloui, allonet, build tools, place, port'
   static override description =
-    `Prints a ✓/✗ table with a fix for every ✗, and exits non-zero when anything failed. Checks: the Node.js version; that this is an app folder (and which layout); LuaJIT found, its version, and that it runs; the boot script; alloui present and at the commit the app's git records; the allonet library present, matching allo/allonet.lock, built for this platform and architecture, and loadable by LuaJIT's FFI; git, cmake and a C compiler (for \`assist fetch --build\`); with --place, that the place URL parses and its host resolves; that the gateway port is free. Changes nothing.`
+    `Prints a ✓/✗ table with a fix for every ✗ — a step that works on this machine: \`assist fetch\` only when a download mirror is configured, else \`assist fetch --build\`, else what to install first — and exits non-zero when anything failed. A missing library counts once. Checks: the Node.js version; that this is an app folder (and which layout); LuaJIT found, its version, and that it runs; the boot script; alloui present and at the commit the app's git records; the allonet library present, matching allo/allonet.lock, built for this platform and architecture, and loadable by LuaJIT's FFI; git, cmake and a C compiler (for \`assist fetch --build\`; a missing one is a warning "!", not a failure); with --place, that the place URL parses and its host resolves; that the gateway port is free. Changes nothing.`
 
   static override examples = [
     '<%= config.bin %> doctor',

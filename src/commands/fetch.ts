@@ -10,7 +10,11 @@ export default class Fetch extends BaseCommand {
 
 Downloads come from <base>/<version>/<platform>/<file>. The public bucket the old assist used is gone, so the base must be configured: --base-url, the ALLONET_BASE_URL environment variable, or "allonet": {"baseUrl": "…"} in alloapp.json (in that order). Downloads are verified (size, the mirror's <file>.sha256 when it publishes one, and the library header) and moved into place atomically: a failed download leaves the previous library untouched.
 
-Without a mirror, install a library you have with --from FILE, or build it from source with --build (needs git, cmake and a C compiler; builds are cached in ~/.cache/allo-assist, so the next app is instant).`
+Without a mirror, install a library you have with --from FILE, or build it from source with --build (needs git, cmake and a C compiler; builds are cached in ~/.cache/allo-assist, so the next app is instant).
+
+With --build, a submodule commit allonet pins that its repository no longer has (allonet 4.0.79.g30c6901's lib/cJSON 19dfb5b) is replaced by a known-good commit kept for that allonet version, or else by the submodule's branch carrying allonet's changes; one warning line says so. allo/lib/allonet.cache then records, after the version, the allonet commit and every submodule commit that was built (also in the build log).
+
+One fetch per app and one build per cached version run at a time; a second one waits for the first for as long as that process runs, and takes over at once the lock of a process that died.`
 
   static override examples = [
     '<%= config.bin %> fetch --base-url https://mirror.example.com/allonet',

@@ -3,9 +3,10 @@
  * rendered by the pure `formatDoctor`. Nothing here changes the app.
  */
 import { join } from 'node:path'
+import { libraryAdvice } from './deps/advice.js'
 import { allouiStatus, SUBMODULE_UPDATE } from './deps/alloui.js'
 import { checkLibraryHeader, PLATFORM_WORDS, readHeader } from './deps/header.js'
-import { isVersion, LOCK_FILE, readCache, readLock } from './deps/lock.js'
+import { DEFAULT_ALLONET_VERSION, isVersion, LOCK_FILE, readCache, readLock } from './deps/lock.js'
 import { buildTools } from './deps/tools.js'
 import { isUserError } from './errors.js'
 import { isFile } from './fsutil.js'
@@ -18,6 +19,8 @@ import { parsePlaceUrl } from './urls.js'
 export interface Check {
   name: string
   ok: boolean
+  /** Passed, but worth knowing (printed with "!"; not counted as a failure). */
+  warning?: boolean
   detail: string
   /** What to do about it; set when `ok` is false. */
   fix?: string
@@ -99,7 +102,7 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
       : bad(
           'boot script',
           `neither allo/boot.lua nor ${ALLOUI_APP_BOOT} exists`,
-          'run `assist fetch` to check out alloui (it has app_boot.lua), or restore allo/boot.lua from git',
+          `restore allo/boot.lua from git (git checkout -- allo/boot.lua), or check out alloui, which has app_boot.lua: ${SUBMODULE_UPDATE}`,
         ),
   )
   // alloui
@@ -110,7 +113,7 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
         'alloui',
         `${ALLOUI_DIR} is missing or empty`,
         ui.recorded
-          ? `run \`assist fetch\` (or ${SUBMODULE_UPDATE})`
+          ? `run ${SUBMODULE_UPDATE}`
           : `add it: git submodule add https://github.com/alloverse/alloui-lua ${ALLOUI_DIR} && ${SUBMODULE_UPDATE}`,
       ),
     )
@@ -140,38 +143,41 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
   const lib = join(root, 'allo', 'lib', p.file)
   const lock = readLock(root)
   const cache = readCache(root)
-  if (!isFile(lib))
-    checks.push(
-      bad(
-        'allonet library',
-        `missing: allo/lib/${p.file}`,
-        lock
-          ? 'run `assist fetch` (or `assist fetch --build` to build it from source)'
-          : 'run `assist upgrade` to lock and install the newest build',
-      ),
-    )
-  else checks.push(ok('allonet library', `allo/lib/${p.file}`))
-  if (!lock)
-    checks.push(bad('allonet version', `no ${LOCK_FILE}`, 'run `assist upgrade` to lock the newest build'))
+  const advice = libraryAdvice(env, project.config.allonet?.baseUrl)
+  // Reinstalling: from the mirror with --force, else the same build (a cached build is reused).
+  const reinstall = advice.how === 'download' ? 'run `assist fetch --force` to reinstall it' : advice.text
+  // Locking a version: `assist upgrade` asks the mirror for the newest; without one, lock the version
+  // the templates ship (the one KNOWN to build) and get it the way this machine can.
+  const relock =
+    advice.how === 'download'
+      ? 'run `assist upgrade` to lock the newest build'
+      : `lock the version new apps use: echo ${DEFAULT_ALLONET_VERSION} > ${LOCK_FILE}; then ${advice.text.replace(/^run /, '')}`
+  if (!lock) checks.push(bad('allonet version', `no ${LOCK_FILE}`, relock))
   else if (!isVersion(lock))
-    checks.push(
-      bad(
-        'allonet version',
-        `${LOCK_FILE} holds "${lock}", not a version`,
-        'run `assist upgrade` to lock a valid version',
-      ),
-    )
-  else if (cache !== lock)
-    checks.push(
-      bad(
-        'allonet version',
-        cache
-          ? `installed ${cache}, but ${LOCK_FILE} wants ${lock}`
-          : `${LOCK_FILE} wants ${lock}; the installed version is unknown`,
-        'run `assist fetch`',
-      ),
-    )
-  else checks.push(ok('allonet version', `${lock} (matches the lock)`))
+    checks.push(bad('allonet version', `${LOCK_FILE} holds "${lock}", not a version`, relock))
+  if (!isFile(lib)) {
+    // One failure for one missing library: its version (or the missing lock, whose fix installs it
+    // too) is not a second problem.
+    if (lock && isVersion(lock))
+      checks.push(
+        bad('allonet library', `missing: allo/lib/${p.file} (${LOCK_FILE} wants ${lock})`, advice.text),
+      )
+    return checks
+  }
+  checks.push(ok('allonet library', `allo/lib/${p.file}`))
+  if (lock && isVersion(lock)) {
+    if (cache !== lock)
+      checks.push(
+        bad(
+          'allonet version',
+          cache
+            ? `installed ${cache}, but ${LOCK_FILE} wants ${lock}`
+            : `${LOCK_FILE} wants ${lock}; the installed version is unknown`,
+          advice.text,
+        ),
+      )
+    else checks.push(ok('allonet version', `${lock} (matches the lock)`))
+  }
   if (isFile(lib)) {
     const verdict = checkLibraryHeader(readHeader(lib), p.platform)
     if (!verdict.ok) {
@@ -179,7 +185,7 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
         bad(
           'allonet architecture',
           `allo/lib/${p.file} is ${verdict.kind}, not ${PLATFORM_WORDS[p.platform]}`,
-          'run `assist fetch --force` to reinstall it (or `assist fetch --build`)',
+          reinstall,
         ),
       )
     } else {
@@ -194,13 +200,7 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
         else {
           const why =
             r instanceof Error ? r.message : r.stderr.trim().split('\n').pop() || `exit code ${r.code}`
-          checks.push(
-            bad(
-              'allonet loads in LuaJIT',
-              `ffi.load failed: ${why}`,
-              'reinstall it with `assist fetch --force`, or rebuild with `assist fetch --build`',
-            ),
-          )
+          checks.push(bad('allonet loads in LuaJIT', `ffi.load failed: ${why}`, reinstall))
         }
       }
     }
@@ -299,11 +299,18 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
       if (project.kind === 'lua') checks.push(...(await luaChecks(root, opts, env)))
     }
   }
+  // Build tools only matter for building allonet: a missing one is a warning, and a missing library's
+  // own fix line already says what to install.
   for (const t of buildTools(env)) {
     checks.push(
       t.path
         ? ok(t.name, `${t.path} (for \`assist fetch --build\`)`)
-        : bad(t.name, 'not installed (needed by `assist fetch --build`)', `install it: ${t.install}`),
+        : {
+            name: t.name,
+            ok: true,
+            warning: true,
+            detail: `not installed (only \`assist fetch --build\` needs it: ${t.install})`,
+          },
     )
   }
   if (opts.place !== undefined) checks.push(await placeCheck(opts.place))
@@ -316,16 +323,18 @@ export function formatDoctor(checks: Check[], color = c): string {
   const width = Math.max(...checks.map((ch) => ch.name.length))
   const lines: string[] = []
   for (const ch of checks) {
-    const mark = ch.ok ? color.green('✓') : color.red('✗')
+    const mark = !ch.ok ? color.red('✗') : ch.warning ? color.yellow('!') : color.green('✓')
     lines.push(`${mark} ${ch.name.padEnd(width)}  ${ch.detail}`)
     if (!ch.ok && ch.fix) lines.push(`  ${' '.repeat(width)}  ${color.yellow('fix:')} ${ch.fix}`)
   }
   const failed = checks.filter((ch) => !ch.ok).length
+  const warned = checks.filter((ch) => ch.ok && ch.warning).length
+  const warnings = warned ? ` (${warned} warning${warned > 1 ? 's' : ''})` : ''
   lines.push('')
   lines.push(
     failed === 0
-      ? color.green(`All ${checks.length} checks passed.`)
-      : color.red(`${failed} of ${checks.length} checks failed.`),
+      ? color.green(`All ${checks.length} checks passed${warnings}.`)
+      : color.red(`${failed} of ${checks.length} checks failed${warnings}.`),
   )
   return `${lines.join('\n')}\n`
 }

@@ -15,6 +15,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test } from 'node:test'
+import { ANSWER, makeAllonetFixture } from '../helpers/allonet-fixture.js'
 import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
 import { buildSharedLib, GIT_ALLOW_FILE_ENV, git, pathWith } from '../helpers/native.js'
@@ -78,13 +79,10 @@ function app(lock: string, withOld = false): string {
 const env = () => ({ XDG_CACHE_HOME: cacheHome, ALLONET_BASE_URL: '' })
 
 /** Calls the library's function through the real LuaJIT FFI. */
-function markerOf(lib: string): string {
+function markerOf(lib: string, fn = 'allonet_test_marker'): string {
   return execFileSync(
     'luajit',
-    [
-      '-e',
-      `local ffi=require('ffi') ffi.cdef('int allonet_test_marker(void);') io.write(ffi.load('${lib}').allonet_test_marker())`,
-    ],
+    ['-e', `local ffi=require('ffi') ffi.cdef('int ${fn}(void);') io.write(ffi.load('${lib}').${fn}())`],
     { encoding: 'utf8' },
   )
 }
@@ -104,7 +102,12 @@ describe('assist fetch --build', () => {
     )
     assert.match(r.stdout, new RegExp(`Built allonet ${good} .*→ ${LIB}; cached in ${cacheHome}`))
     assert.equal(markerOf(join(first, LIB)), '42', 'the submodule header was compiled in')
-    assert.equal(readFileSync(join(first, 'allo/lib/allonet.cache'), 'utf8'), `${good}\n`)
+    const sub = git(join(repo, 'lib/sub'), 'rev-parse', 'HEAD')
+    assert.equal(
+      readFileSync(join(first, 'allo/lib/allonet.cache'), 'utf8'),
+      `${good}\n# built from source:\n# allonet ${git(repo, 'rev-parse', `${good.split('.g')[1]}^{commit}`)}\n# lib/sub ${sub}\n`,
+      'the version first (what fetch compares), then what was built',
+    )
     assert.deepEqual(readdirSync(join(first, 'allo/lib')).sort(), ['allonet.cache', 'liballonet.so'])
     const cacheDir = join(
       cacheHome,
@@ -126,6 +129,11 @@ describe('assist fetch --build', () => {
       assert.match(r2.stdout, /using the cached build/)
       assert.match(r2.stdout, /Installed the cached build of allonet .* \(no rebuild needed\)/)
       assert.deepEqual(readFileSync(join(second, LIB)), readFileSync(join(first, LIB)))
+      assert.equal(
+        readFileSync(join(second, 'allo/lib/allonet.cache'), 'utf8'),
+        readFileSync(join(first, 'allo/lib/allonet.cache'), 'utf8'),
+        'a cached install records the same source',
+      )
       assert.equal(statSync(join(cacheDir, 'build.log')).size, logSize, 'nothing was built or cloned')
     } finally {
       renameSync(hidden, repo)
@@ -192,5 +200,88 @@ describe('assist fetch --build', () => {
     })
     assert.equal(r.code, 2)
     assert.match(r.stderr, /--allonet-url \/nonexistent\/allonet: no such folder/)
+  })
+})
+
+describe('assist fetch --build: a submodule pin that is gone upstream', () => {
+  test("falls back to the branch carrying allonet's changes, says so in one line, records every commit", async () => {
+    const fx = makeAllonetFixture(tempDir('assist-pin-'))
+    const root = app(fx.version)
+    const r = await runCli(['fetch', '--build', '--allonet-url', fx.repo], {
+      cwd: root,
+      env: env(),
+      timeoutMs: 180_000,
+    })
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const p7 = fx.cjson.pinned.slice(0, 7)
+    const b7 = fx.cjson.alloverse.slice(0, 7)
+    const warning = `lib/cJSON: the pinned commit ${p7} is gone from its repository; building with ${b7} instead (the head of its alloverse branch, which carries allonet's changes).`
+    assert.equal(r.stderr.split('\n').filter((l) => l.includes('pinned commit')).length, 1, r.stderr)
+    assert.ok(r.stderr.includes(`! ${warning}`), r.stderr)
+    assert.equal(
+      markerOf(join(root, LIB), 'allo_standin_answer'),
+      String(ANSWER.alloverse),
+      "the alloverse branch's header was compiled in",
+    )
+    assert.equal(
+      readFileSync(join(root, 'allo/lib/allonet.cache'), 'utf8'),
+      `${fx.version}\n# built from source:\n# allonet ${fx.commit}\n` +
+        `# lib/cJSON ${fx.cjson.alloverse} (instead of the pinned ${fx.cjson.pinned}, which is not fetchable)\n`,
+    )
+    const cacheRoot = join(cacheHome, 'allo-assist/allonet')
+    const entry = readdirSync(cacheRoot).find((d) => d.endsWith(fx.version.split('.g')[1])) as string
+    const log = readFileSync(join(cacheRoot, entry, 'build.log'), 'utf8')
+    assert.ok(log.includes(`! ${warning}`), 'the warning is in the build log')
+    assert.match(
+      log,
+      new RegExp(
+        `=== source: allonet ${fx.commit}; lib/cJSON ${fx.cjson.alloverse} \\(instead of the pinned ${fx.cjson.pinned}`,
+      ),
+    )
+    assert.deepEqual(
+      readdirSync(join(root, 'allo/lib')).sort(),
+      ['allonet.cache', 'liballonet.so'],
+      'no lock left',
+    )
+    assert.ok(!existsSync(join(cacheRoot, entry, '.lock')), 'no cache lock left')
+  })
+
+  test('a .gitmodules branch line wins over the built-in table', async () => {
+    const fx = makeAllonetFixture(tempDir('assist-pin-'), { gitmodulesBranch: 'main' })
+    const root = app(fx.version)
+    const r = await runCli(['fetch', '--build', '--allonet-url', fx.repo], {
+      cwd: root,
+      env: env(),
+      timeoutMs: 180_000,
+    })
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stderr, /building with [0-9a-f]{7} instead \(the head of its main branch/)
+    assert.equal(markerOf(join(root, LIB), 'allo_standin_answer'), String(ANSWER.main))
+  })
+
+  test('a gone pin with no known replacement: one line naming it, nothing installed, nothing cached', async () => {
+    const fx = makeAllonetFixture(tempDir('assist-pin-'), { subPath: 'lib/gone' })
+    const root = app(fx.version, true)
+    const r = await runCli(['fetch', '--build', '--allonet-url', fx.repo], {
+      cwd: root,
+      env: env(),
+      timeoutMs: 180_000,
+    })
+    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `allonet ${fx.version} pins lib/gone at ${fx.cjson.pinned.slice(0, 7)}, which its repository no longer has, and no known-good replacement was found\\. Build from a clone that has it: --allonet-url PATH\\.`,
+      ),
+    )
+    assert.doesNotMatch(r.stderr, /at .*\n\s+at /, 'no stack trace')
+    assert.deepEqual(readFileSync(join(root, LIB)), oldLib)
+    const cacheRoot = join(cacheHome, 'allo-assist/allonet')
+    const entry = readdirSync(cacheRoot).find((d) => d.endsWith(fx.version.split('.g')[1])) as string
+    assert.deepEqual(
+      readdirSync(join(cacheRoot, entry)).filter((f) => f !== 'build.log'),
+      [],
+      'no source, no lock, no library left in the cache entry',
+    )
   })
 })

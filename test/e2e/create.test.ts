@@ -96,7 +96,8 @@ for (const template of ['lua', 'minimal']) {
         for (const cmd of ['assist run', 'assist serve', 'assist fetch']) assert.ok(readme.includes(cmd), cmd)
       }
       assert.match(r.stdout, /Next steps:\n {2}cd hello-app\n/)
-      assert.match(r.stdout, /assist run alloplace:\/\/localhost/)
+      assert.match(r.stdout, /^ {2}assist run +run the app in the built-in place/m)
+      assert.doesNotMatch(r.stdout, /alloplace:\/\/localhost/)
       assert.match(r.stdout, /assist serve/)
       assert.match(r.stdout, /assist fetch/)
     } finally {
@@ -313,5 +314,24 @@ test('the allo/assist shim runs the installed CLI from the app folder; run means
     assert.equal(rec.marker, 'shim')
   } finally {
     removeDir(parent)
+  }
+})
+
+test('the app folder honours the umask like mkdir (755 under 022, 750 under 027), not the temporary folder’s 700', async () => {
+  for (const [mask, mode] of [
+    [0o022, 0o755],
+    [0o027, 0o750],
+  ]) {
+    const parent = tempDir()
+    const old = process.umask(mask) // the CLI inherits it, as from a shell
+    try {
+      const r = await runCli(['create', 'app', ...QUIET], { cwd: parent })
+      assert.equal(r.code, 0, r.stderr + r.stdout)
+      assert.equal((statSync(join(parent, 'app')).mode & 0o777).toString(8), mode.toString(8))
+      assert.equal((statSync(join(parent, 'app', 'lua')).mode & 0o777).toString(8), mode.toString(8))
+    } finally {
+      process.umask(old)
+      removeDir(parent)
+    }
   }
 })

@@ -9,6 +9,7 @@ import { type LockEvents, withLock } from './fetch-lock.js'
 import { installFromFile, type PlatformInfo, requirePlatform } from './install.js'
 import { isVersion, LIB_DIR, readLock, requireLock, writeCache } from './lock.js'
 import { type Progress, terminalProgress } from './progress.js'
+import { formatSource } from './submodules.js'
 
 export interface AppDepsOptions {
   cwd: string
@@ -105,12 +106,20 @@ async function fetchHoldingLock(
         opts.say(`allonet ${version}: ${m}`)
       },
       onPercent: (pct) => bar.update(pct),
+      onWarn: (line) => {
+        bar.stop()
+        warn(line)
+      },
       lockEvents: lockEvents((line) => {
         bar.stop()
         warn(line)
       }),
     }).finally(() => bar.stop())
-    writeCache(project.root, version)
+    writeCache(
+      project.root,
+      version,
+      out.source ? ['built from source:', ...formatSource(out.source)] : ['built from source'],
+    )
     opts.say(
       out.cached
         ? `Installed the cached build of allonet ${version} → ${rel(out.target)} (no rebuild needed)`

@@ -23,7 +23,17 @@ import { type CommandResult, LaunchError, runCommand } from '../launcher.js'
 import { type LockEvents, withLock } from './fetch-lock.js'
 import { assertLibrary, commitTemp, libraryTarget, type PlatformInfo, tempBeside } from './install.js'
 import { interrupted, release, removeOnInterrupt } from './interrupt.js'
-import { commitOfVersion } from './lock.js'
+import { commitOfVersion, writeFileAtomic } from './lock.js'
+import {
+  checkoutSubmodules,
+  describeSource,
+  formatSource,
+  KNOWN_GOOD,
+  type KnownGood,
+  readSourceRecord,
+  SOURCE_RECORD,
+  type SourceRecord,
+} from './submodules.js'
 import { buildTools, installHint } from './tools.js'
 
 export const DEFAULT_ALLONET_URL = 'https://github.com/alloverse/allonet.git'
@@ -42,6 +52,10 @@ export interface BuildOptions {
   onPercent?: (percent: number) => void
   /** Waiting for (or taking over) the build-cache lock another assist holds. */
   lockEvents?: LockEvents
+  /** One line when the build departs from what allonet pins (a submodule fallback). */
+  onWarn?: (line: string) => void
+  /** Known-good submodule commits per allonet commit (default KNOWN_GOOD). */
+  knownGood?: KnownGood
 }
 
 export interface BuildOutcome {
@@ -52,6 +66,8 @@ export interface BuildOutcome {
   cached: boolean
   cacheDir: string
   logPath: string
+  /** What was built: allonet's commit and every submodule's (undefined for a cache made by an older assist). */
+  source?: SourceRecord
 }
 
 /** `$XDG_CACHE_HOME/allo-assist`, else `~/.cache/allo-assist`. */
@@ -151,7 +167,15 @@ export async function buildFromSource(
   if (isFile(cachedLib)) {
     step(`using the cached build of allonet ${opts.version} (${cacheDir})`)
     install(cachedLib)
-    return { version: opts.version, commit, target, cached: true, cacheDir, logPath }
+    return {
+      version: opts.version,
+      commit,
+      target,
+      cached: true,
+      cacheDir,
+      logPath,
+      source: readSourceRecord(cacheDir),
+    }
   }
 
   // Only a real build needs the tools and the source; name what is missing before anything starts.
@@ -171,7 +195,15 @@ export async function buildFromSource(
           `using the cached build of allonet ${opts.version} (${cacheDir}), just made by another assist fetch`,
         )
         install(cachedLib)
-        return { version: opts.version, commit, target, cached: true, cacheDir, logPath }
+        return {
+          version: opts.version,
+          commit,
+          target,
+          cached: true,
+          cacheDir,
+          logPath,
+          source: readSourceRecord(cacheDir),
+        }
       }
       mkdirSync(cacheDir, { recursive: true })
       appendFileSync(
@@ -225,11 +257,18 @@ export async function buildFromSource(
             )
           step(`checking out ${commit} with submodules`)
           await run('checking out', ['git', 'checkout', '--detach', commit], tmpSrc)
-          await run(
-            'checking out submodules',
-            ['git', ...gitCfg, 'submodule', 'update', '--init', '--recursive'],
-            tmpSrc,
-          )
+          await checkoutSubmodules(tmpSrc, {
+            gitCfg,
+            env,
+            allonetCommit: commit,
+            version: opts.version,
+            knownGood: opts.knownGood ?? KNOWN_GOOD,
+            run,
+            warn: (line) => {
+              log(`! ${line}`)
+              opts.onWarn?.(line)
+            },
+          })
           rmSync(src, { recursive: true, force: true })
           renameSync(tmpSrc, src)
           release(tmpSrc)
@@ -238,6 +277,14 @@ export async function buildFromSource(
           throw err
         }
       }
+
+      // What exactly is built: allonet's commit and every submodule's (recorded once per cache entry).
+      let source = readSourceRecord(cacheDir)
+      if (!source) {
+        source = await describeSource(src, env)
+        writeFileAtomic(join(cacheDir, SOURCE_RECORD), `${JSON.stringify(source, null, 2)}\n`)
+      }
+      log(`=== source: ${formatSource(source).join('; ')}`)
 
       const buildDir = join(cacheDir, 'build')
       step('configuring (cmake, Release)')
@@ -276,7 +323,7 @@ export async function buildFromSource(
       renameSync(tmpLib, cachedLib)
       install(cachedLib)
       log('=== done')
-      return { version: opts.version, commit, target, cached: false, cacheDir, logPath }
+      return { version: opts.version, commit, target, cached: false, cacheDir, logPath, source }
     },
   )
 }

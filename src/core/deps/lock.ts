@@ -6,6 +6,8 @@ import { UserError } from '../errors.js'
 export const LOCK_FILE = join('allo', 'allonet.lock')
 export const CACHE_FILE = join('allo', 'lib', 'allonet.cache')
 export const LIB_DIR = join('allo', 'lib')
+/** The version new apps lock (templates/_shared/allo/allonet.lock); `fetch --build` is known to build it. */
+export const DEFAULT_ALLONET_VERSION = '4.0.79.g30c6901'
 
 /** An allonet version: `MAJOR.MINOR.PATCH.g<commit hex>`, e.g. `4.0.54.g53838b4`. */
 export const VERSION_RE = /^\d+\.\d+\.\d+\.g[0-9a-f]+$/
@@ -69,12 +71,14 @@ export function writeLock(root: string, version: string): void {
   writeFileAtomic(join(root, LOCK_FILE), `${version}\n`)
 }
 
+/** The installed version: the cache file's first line (later lines, `# …`, say what it was built from). */
 export function readCache(root: string): string | undefined {
-  return readTrimmed(join(root, CACHE_FILE))
+  return readTrimmed(join(root, CACHE_FILE))?.split('\n')[0].trim() || undefined
 }
 
-export function writeCache(root: string, version: string | undefined): void {
+/** Records the installed version; `notes` become `# …` lines after it (e.g. the commits a build used). */
+export function writeCache(root: string, version: string | undefined, notes: string[] = []): void {
   const path = join(root, CACHE_FILE)
   if (version === undefined) rmSync(path, { force: true })
-  else writeFileAtomic(path, `${version}\n`)
+  else writeFileAtomic(path, [version, ...notes.map((n) => `# ${n}`)].map((l) => `${l}\n`).join(''))
 }

@@ -27,6 +27,10 @@ export interface CreateOptions {
   force?: boolean
   allouiUrl?: string
   allouiRef?: string
+  /** Build the native allonet library from source now (`assist fetch --build`); false: never. */
+  build?: boolean
+  /** With build: allonet git URL or local clone to build from. */
+  allonetUrl?: string
 }
 
 /** The subset of @inquirer/prompts that create uses; tests pass a scripted one. */
@@ -67,6 +71,8 @@ export interface Context {
   /** The target is inside an existing git work tree (no `git init`; submodules go to that repository). */
   insideWorkTree: boolean
   install: boolean
+  /** Build allonet from source after installing alloui (decided with the other questions). */
+  build: boolean
   commit: boolean
   /** Commands for the "next steps" message, added by the steps: [command, what it does]. */
   nextSteps: Array<[string, string]>
@@ -134,6 +140,7 @@ export function buildContext(init: ContextInit): Context {
     git: true,
     insideWorkTree: false,
     install: true,
+    build: false,
     commit: false,
     nextSteps: [],
     failures: [],

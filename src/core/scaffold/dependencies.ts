@@ -8,6 +8,8 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { libraryAdvice, mirrorConfigured, missingToolsText } from '../deps/advice.js'
+import { buildTools } from '../deps/tools.js'
 import { UserError } from '../errors.js'
 import { ALLOUI_DIR } from '../project.js'
 import { type Context, DEFAULT_ALLOUI_URL } from './context.js'
@@ -136,29 +138,94 @@ export async function installAlloui(ctx: Context): Promise<void> {
   }
 }
 
+/** Whether the chosen template uses the native library (it ships allo/allonet.lock). */
+function usesAllonet(ctx: Context): boolean {
+  const t = ctx.template
+  if (!t) return true
+  return [t.dir, ...t.include].some((d) => existsSync(join(d, 'allo', 'allonet.lock')))
+}
+
 /**
- * The native allonet library (allo/lib/liballonet.*), through `assist fetch`'s core. The public bucket is
- * gone, so this downloads only when a mirror is configured (ALLONET_BASE_URL); otherwise, and when the
- * download fails, it adds `assist fetch` to the next steps (a failure is reported like alloui's).
+ * Decides whether to build allonet now: --build/--no-build; else, in a terminal with the build tools
+ * present and no mirror to download from, ask (default yes). --yes and scripts build only with
+ * --build (a first build takes minutes and needs the network). --build without the tools is refused
+ * here, before anything is written, naming what to install.
+ */
+export async function buildDecision(ctx: Context): Promise<void> {
+  const o = ctx.options
+  ctx.build = false
+  if (o.allonetUrl !== undefined && (o.build === false || o.install === false))
+    throw new UserError(
+      `--allonet-url only applies when allonet is built (it names the source to build); drop it or ${o.build === false ? '--no-build' : '--no-install'}.`,
+    )
+  if (o.build === false || !ctx.install) {
+    if (o.build === true)
+      throw new UserError(
+        '--build needs the dependencies installed: drop --no-install, or build later with `assist fetch --build`.',
+      )
+    return
+  }
+  if (o.build === true) {
+    const missing = buildTools(ctx.env).filter((t) => !t.path)
+    if (missing.length > 0)
+      throw new UserError(
+        `--build needs ${missing.map((t) => t.name).join(' and ')}: ${missingToolsText(missing)}. Nothing was written.`,
+      )
+    ctx.build = true
+    return
+  }
+  if (!ctx.prompt || mirrorConfigured(ctx.env) || !usesAllonet(ctx)) return
+  if (buildTools(ctx.env).some((t) => !t.path)) return // next steps say what to install
+  ctx.build = await ctx.prompt.confirm({
+    message:
+      'Build the native allonet library now? (git + cmake: a few minutes the first time, then cached for every app)',
+    default: true,
+  })
+}
+
+/**
+ * The native allonet library (allo/lib/liballonet.*), through `assist fetch`'s core: built from source
+ * when decided (buildDecision), downloaded when a mirror is configured (ALLONET_BASE_URL); otherwise
+ * the next steps name the one way that works on this machine. A failure keeps the app and says how
+ * to finish, like alloui's.
  */
 export async function installNativeLibrary(ctx: Context): Promise<void> {
   const root = ctx.targetDir
-  const followUp = `cd ${displayDir(ctx)} && assist fetch`
-  if (!ctx.install || !ctx.env.ALLONET_BASE_URL) {
+  if (!usesAllonet(ctx) || !existsSync(join(root, 'allo', 'allonet.lock'))) return // a template without native code
+  const advice = libraryAdvice(ctx.env)
+  const buildCmd = `assist fetch --build${ctx.options.allonetUrl ? ` --allonet-url ${shellQuote(ctx.options.allonetUrl)}` : ''}`
+  if (!ctx.install || (!ctx.build && advice.how !== 'download')) {
     ctx.nextSteps.push([
-      'assist fetch',
-      'install the native allonet library into allo/lib (needs a mirror: --base-url, or --from FILE / --build)',
+      advice.command,
+      advice.how === 'build'
+        ? 'once: build the native allonet library into allo/lib (cached: instant for the next app)'
+        : advice.how === 'download'
+          ? 'once: download the native allonet library from your mirror into allo/lib'
+          : `once, after you ${missingToolsText(advice.missing)}: build the native allonet library into allo/lib`,
     ])
     return
   }
-  if (!existsSync(join(root, 'allo', 'allonet.lock'))) return // a template without native code
   const { fetchApp } = await import('../deps/app.js')
+  const dir = displayDir(ctx)
+  const followUp = inDir(dir, [ctx.build ? buildCmd : 'assist fetch'])
+  ctx.cancelNote = `the app in ${dir ?? '.'} was kept; get the library later with: ${followUp}`
   try {
-    await fetchApp({ cwd: root, env: ctx.env, timeoutMs: 30_000, say: ctx.log })
+    await fetchApp({
+      cwd: root,
+      env: ctx.env,
+      timeoutMs: 30_000,
+      build: ctx.build,
+      allonetUrl: ctx.options.allonetUrl,
+      say: (line) => ctx.log(`• ${line}`),
+      warn: (line) => ctx.log(`! ${line}`),
+    })
+    ctx.log(`✔ allonet library installed in allo/lib`)
   } catch (err) {
     if (ctx.signal.aborted) throw err
     ctx.failures.push({
-      what: 'installing the allonet library (assist fetch)',
+      what: ctx.build
+        ? 'building the allonet library (assist fetch --build)'
+        : 'installing the allonet library (assist fetch)',
       detail: (err as Error).message,
       followUp,
     })

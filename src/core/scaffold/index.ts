@@ -5,7 +5,7 @@
 import { resolve } from 'node:path'
 import { UserError } from '../errors.js'
 import type { Context } from './context.js'
-import { dependenciesStep, installDecision } from './dependencies.js'
+import { buildDecision, dependenciesStep, installDecision } from './dependencies.js'
 import { gitCommit, gitDecision, gitInit } from './git.js'
 import { infoStep, nameStep } from './name.js'
 import { nextStepsText } from './next-steps.js'
@@ -49,6 +49,7 @@ export async function createApp(ctx: Context): Promise<CreateResult> {
   await templateStep(ctx)
   await gitDecision(ctx)
   await installDecision(ctx)
+  await buildDecision(ctx)
   const template = ctx.template
   if (!template) throw new Error('no template chosen')
 

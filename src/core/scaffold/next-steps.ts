@@ -24,7 +24,7 @@ export function nextStepsText(i: NextStepsInput): string {
   const cmds: Array<[string, string]> = [
     ...(i.dir ? ([[`cd ${shellQuote(i.dir)}`, '']] as Array<[string, string]>) : []),
     ...i.steps,
-    ['assist run alloplace://localhost', 'run the app in a place; restarts it on every save'],
+    ['assist run', 'run the app in the built-in place (and its web view); restarts it on every save'],
     ['assist serve', 'let places launch it (app gateway on port 8000)'],
   ]
   const short = cmds.filter(([c]) => c.length <= 40)

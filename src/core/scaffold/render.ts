@@ -16,7 +16,7 @@
  * point removes the temporary folder and any parent folders it created: nothing is left behind.
  * Existing files are never overwritten: `findConflicts` lists them and create refuses.
  */
-import { existsSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, sep } from 'node:path'
 import { UserError } from '../errors.js'
@@ -186,6 +186,9 @@ export class RenderTransaction {
     if (!temp) throw new Error('commit() before begin()')
     try {
       if (!existsSync(this.targetDir)) {
+        // mkdtemp made it 0700; the app folder gets what mkdir would give it (0755 under umask 022),
+        // or a gateway running as another user could not read the app.
+        chmodSync(temp, 0o777 & ~process.umask())
         renameSync(temp, this.targetDir)
         this.tempDir = undefined
       } else {

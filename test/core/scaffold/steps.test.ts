@@ -173,7 +173,7 @@ test('next steps: cd (quoted), the steps, run, serve; failures first with their 
   assert.match(text, /^Created clock \(template lua\)\./)
   assert.match(
     text,
-    /\n {2}cd 'my apps\/clock'\n {2}assist fetch +download allonet\n {2}assist run alloplace:\/\/localhost +run/,
+    /\n {2}cd 'my apps\/clock'\n {2}assist fetch +download allonet\n {2}assist run +run the app in the built-in place/,
   )
   assert.match(text, /assist serve/)
   assert.match(text, /lua\/main\.lua/)
