@@ -133,7 +133,7 @@ test('a stale command reference fails the check with a one-line fix, and is left
   }
 })
 
-test("the README's quickstart is two commands; the second installs CI's system packages and runs CI's test command", () => {
+test("the README's quickstart is two commands; the second installs CI's system packages (as CONTRIBUTING.md does) and runs CI's test command", () => {
   const readme = read('README.md')
   const section = readme.slice(
     readme.indexOf('## Quickstart'),
@@ -155,6 +155,9 @@ test("the README's quickstart is two commands; the second installs CI's system p
   const ciInstall = /apt-get install[^\n]*\\\n([^\n]*)/.exec(ci)
   assert.ok(ciInstall, 'the apt-get install line in .ci/run')
   assert.deepEqual(apt(block[1]), apt(`apt-get install ${ciInstall[1]}`))
+  const contributing = /^sudo apt-get install .*$/m.exec(read('CONTRIBUTING.md'))
+  assert.ok(contributing, "CONTRIBUTING.md's apt-get line")
+  assert.deepEqual(apt(contributing[0]), apt(block[1]), 'CONTRIBUTING.md names the same packages')
   const testCommand = block[1].split('&&').at(-1)?.trim()
   assert.equal(testCommand, 'npm test')
   assert.match(ci, /^npm test$/m, '.ci/run runs the same test command')
