@@ -296,7 +296,7 @@ test('the allo/assist shim runs the installed CLI from the app folder; run means
       encoding: 'utf8',
     })
     assert.equal(missing.status, 127)
-    assert.match(missing.stderr, /npm install -g allo-assist/)
+    assert.match(missing.stderr, /npm ci && npm run build && npm link/)
 
     // `./allo/assist run URL` from anywhere: runs the app once (no watching) and ends with it.
     writeFile(join(app, 'allo/boot.lua'), RECORDING_BOOT_LUA)

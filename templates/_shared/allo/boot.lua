@@ -19,7 +19,7 @@ package.path = table.concat({
     package.path,
 }, ";")
 
--- 2. The native network library, downloaded into allo/lib by `assist fetch`.
+-- 2. The native network library, put into allo/lib by `assist fetch --build` (or `assist fetch`).
 local ffi = require("ffi")
 local libDir = appDir .. "/allo/lib/"
 local libFiles = { OSX = "liballonet.dylib", Windows = "allonet.dll" }
@@ -27,7 +27,7 @@ local libPath = libDir .. (libFiles[ffi.os] or "liballonet.so")
 local loaded, lib = pcall(ffi.load, libPath, false)
 if not loaded then
     io.stderr:write("Could not load the allonet library ", libPath, ": ", tostring(lib), "\n",
-        "Run `assist fetch` in ", appDir, " to download it.\n")
+        "Run `assist fetch --build` in ", appDir, " to build it (or `assist fetch` with a download mirror).\n")
     os.exit(1)
 end
 allonet = lib -- alloui finds the library through this global

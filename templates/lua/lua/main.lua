@@ -5,7 +5,7 @@
 --   class, tablex, pretty Penlight helpers;  vec3, mat4  vectors and matrices
 -- arg[2] is the URL of the place to connect to, e.g. alloplace://localhost
 --
--- Run it:  assist run alloplace://localhost   (restarts on every save)
+-- Run it:  assist run   (in the built-in place, with a web view; restarts on every save)
 
 -- The client is this app's connection to the place. The name is what people see in the place.
 local client = Client(arg[2], "__PROJNAME__")
