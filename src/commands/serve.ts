@@ -12,7 +12,7 @@ export default class Serve extends BaseCommand {
 
 Inside an app folder it serves that app: a POST to any path starts one new instance. With --apps-root (or APPS_ROOT) it serves every app folder directly under that folder, chosen by the first path segment: POST /allo-clock.
 
-Each POST needs the headers x-alloverse-server (the alloplace:// URL to connect to) and x-alloverse-launched-by (the identity, passed on untouched as ALLO_APP_BOOTED_BY_IDENTITY) and a JSON object body (passed on exactly as ALLO_APP_BOOT_ARGS). The answer is 200 {"status":"ok","instance":"ID",...} as soon as the process has started, or {"status":"error","error":"..."} with 400/404/405/415/429/503/502.
+Each POST needs the headers x-alloverse-server (the alloplace:// URL to connect to) and x-alloverse-launched-by (the identity, passed on untouched as ALLO_APP_BOOTED_BY_IDENTITY) and a JSON object body (passed on exactly as ALLO_APP_BOOT_ARGS). The answer is 200 {"status":"ok","instance":"ID",...} as soon as the process has started, or {"status":"error","error":"..."} with 400/404/405/413 (body over --max-body)/415/429/503/502.
 
 Instances do not inherit the gateway's environment (its ASSIST_ADMIN_TOKEN, PORT, APPS_ROOT, NODE_OPTIONS … stay with the gateway): each gets only ${PASSED_VARIABLES.join(', ')} and ${PASSED_PREFIXES.map((p) => `${p}*`).join(', ')} from it, plus --env values, the app's alloapp.json "env", and ALLO_APP_BOOT_ARGS / ALLO_APP_BOOTED_BY_IDENTITY.
 

@@ -437,7 +437,8 @@ export function isClientMessage(m: unknown): m is ClientMessage {
 export function sameOrigin(origin: string | undefined, req: IncomingMessage): boolean {
   if (!origin) return true
   try {
-    return new URL(origin).host === req.headers.host
+    // Both through the URL parser, so case and default ports compare equal.
+    return new URL(origin).host === new URL(`http://${req.headers.host ?? ''}`).host
   } catch {
     return false
   }
