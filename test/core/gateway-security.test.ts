@@ -5,7 +5,7 @@
  * holding every connection; and the crash summary that must show the error.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { existsSync, symlinkSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -17,6 +17,8 @@ import { makeLuaApp, removeDir, tempDir, writeFile } from '../helpers/app.js'
 import {
   type Captured,
   captureLog,
+  ENV_DUMP_BOOT_LUA,
+  envOf,
   IDLE_BOOT_LUA,
   launch,
   PLACE,
@@ -44,25 +46,6 @@ after(async () => {
   await Promise.all(gateways.map((g) => g.close({ force: true })))
   for (const d of dirs) removeDir(d)
 })
-
-/** Boot script that writes its whole environment (from /proc) to env.txt, then idles. */
-const ENV_DUMP_BOOT_LUA = `local f = assert(io.open('/proc/self/environ', 'rb'))
-local s = f:read('*a') f:close()
-local out = assert(io.open(arg[1] .. '/env.txt.tmp', 'w'))
-out:write((s:gsub('%z', '\\n'))) out:close()
-assert(os.rename(arg[1] .. '/env.txt.tmp', arg[1] .. '/env.txt'))
-local ffi = require('ffi') ffi.cdef('int pause(void);')
-while true do ffi.C.pause() end
-`
-
-function envOf(app: string): Map<string, string> {
-  const m = new Map<string, string>()
-  for (const line of readFileSync(join(app, 'env.txt'), 'utf8').split('\n')) {
-    const i = line.indexOf('=')
-    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1))
-  }
-  return m
-}
 
 describe('what an instance inherits (issue 20 #1)', () => {
   const gatewayEnv: NodeJS.ProcessEnv = {
