@@ -225,6 +225,35 @@ describe('assist generate systemd: accounts, root and risky values (issues 14, 2
     assert.deepEqual(readdirSync(out), [])
   })
 
+  test('the nginx recipe: --host 127.0.0.1 binds the gateway to loopback, and the next steps say so (issue 14)', async () => {
+    const file = join(work, 'loopback.service')
+    const r = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'daemon',
+      '--host',
+      '127.0.0.1',
+      '--output',
+      file,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(readFileSync(file, 'utf8'), /^ExecStart=\S+ \S+ serve --host 127\.0\.0\.1 /m)
+    assert.match(r.stdout, /listens on loopback only: put nginx in front of it/)
+    const open = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'daemon',
+      '--output',
+      join(work, 'open.service'),
+    ])
+    assert.match(
+      open.stdout,
+      /Behind nginx, bind the gateway to 127\.0\.0\.1 \(--host 127\.0\.0\.1\) or firewall its port \(8000\)/,
+    )
+  })
+
   test('warns on --env LD_PRELOAD, PATH and NODE_OPTIONS', async () => {
     const r = await assist([
       'generate',
@@ -298,7 +327,10 @@ describe('assist generate nginx', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /sites-available\/apps\.example\.com/)
     assert.match(r.stdout, /nginx -t && systemctl reload nginx/)
-    assert.match(r.stdout, /Firewall the gateway ports \(8000, 8001\)/)
+    assert.match(
+      r.stdout,
+      /Run the gateways with --host 127.0.0.1 .* firewall the gateway ports \(8000, 8001\)/,
+    )
     const t = await nginxTest(prefix, site)
     assert.equal(t.code, 0, t.stderr)
     const again = await assist(['generate', 'nginx', '--domain', 'apps.example.com', '--output', site])

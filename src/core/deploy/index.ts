@@ -112,7 +112,10 @@ export function generateSystemd(
   const warnings = [...accounts.warnings, ...riskyEnvWarnings(unit.env)]
   const text = renderSystemdUnit(unit)
   const enable = `systemctl daemon-reload && systemctl enable --now ${unit.enableUnits.join(' ')}`
-  const firewall = `Firewall the gateway port${unit.instances > 1 ? 's' : ''} (${unit.port}${unit.instances > 1 ? `-${unit.port + unit.instances - 1}` : ''}) when nginx fronts it: see "assist generate nginx".`
+  const loopbackOnly = req.host === '127.0.0.1' || req.host === '::1' || req.host === 'localhost'
+  const firewall = loopbackOnly
+    ? 'The gateway listens on loopback only: put nginx in front of it (assist generate nginx).'
+    : `Behind nginx, bind the gateway to 127.0.0.1 (--host 127.0.0.1) or firewall its port${unit.instances > 1 ? 's' : ''} (${unit.port}${unit.instances > 1 ? `-${unit.port + unit.instances - 1}` : ''}): see "assist generate nginx".`
   if (d.install) {
     const path = writeConfigFile(join(systemdInstallDir(env), unit.fileName), text, { force: d.force })
     return {
@@ -153,7 +156,7 @@ export function generateNginx(req: NginxOptions, d: Delivery): Generated {
       `  cp ${path} /etc/nginx/sites-available/${site.fileName} && ln -sf /etc/nginx/sites-available/${site.fileName} /etc/nginx/sites-enabled/`,
       '  nginx -t && systemctl reload nginx',
       `No certificate yet? nginx -t fails without it: get one first, e.g. certbot certonly --standalone -d ${site.domain} (renewals then work through ${site.acmeRoot}: certbot renew --webroot -w ${site.acmeRoot}).`,
-      `Firewall the gateway port${ports.length > 1 ? 's' : ''} (${[...new Set(ports)].join(', ')}) so only nginx reaches ${ports.length > 1 ? 'them' : 'it'}, e.g. ufw deny ${ports[0]}/tcp.`,
+      `Run the gateway${ports.length > 1 ? 's' : ''} with --host 127.0.0.1 (assist generate systemd --host 127.0.0.1) so only nginx reaches ${ports.length > 1 ? 'them' : 'it'}; if ${ports.length > 1 ? 'they listen' : 'it listens'} on every interface, firewall the gateway port${ports.length > 1 ? 's' : ''} (${[...new Set(ports)].join(', ')}), e.g. ufw deny ${ports[0]}/tcp.`,
     ],
     warnings: [],
   }
