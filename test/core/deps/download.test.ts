@@ -134,7 +134,10 @@ test('a body larger than the cap is refused, with or without Content-Length (iss
   )
 })
 
-test('a drip that never trips the idle timeout still ends at the overall deadline (issue 20 #5)', async () => {
+// The test's own timeout only keeps a regression (no deadline: the drip never ends) from hanging the run.
+test('a drip that never trips the idle timeout still ends at the overall deadline (issue 20 #5)', {
+  timeout: 60_000,
+}, async () => {
   m.set('/drip', { kind: 'drip', everyMs: 100 })
   // The idle timeout (10 s) never fires: a byte comes every 100 ms. Only the deadline can end it.
   await assert.rejects(
