@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { placeKey } from '../../src/core/gateway/registry.js'
-import { crashSummary } from '../../src/core/gateway/server.js'
+import { crashSummary, ErrorLines } from '../../src/core/gateway/server.js'
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
 import { allowedEnv, parseEnvAdditions } from '../../src/core/instance-env.js'
 import { makeLuaApp, removeDir, tempDir, writeFile } from '../helpers/app.js'
@@ -296,6 +296,46 @@ describe('a crash summary shows the error (issue 14)', () => {
       line,
       /; error output: "main\.lua:62: unexpected symbol near '='"; last output: "Loading allonet… 4"/,
     )
+  })
+
+  it("quotes LuaJIT's error message first, never its stack traceback", async () => {
+    const root = temp()
+    makeLuaApp(
+      'syntax',
+      {
+        boot: "io.stdout:write('Loading allonet…\\n') io.stdout:flush()\nrequire('nonexistent.module.for.test')\n",
+      },
+      root,
+    )
+    const g = await gateway({ appsRoot: root, logAppOutput: false })
+    assert.equal((await launch(`${g.url}syntax`)).status, 200)
+    await waitUntil(() => g.log.lines.some((l) => /syntax#1 exited with code 1/.test(l)), 'the crash report')
+    const line = g.log.lines.find((l) => /syntax#1 exited with code 1/.test(l)) as string
+    assert.match(
+      line,
+      /; error output: "\S*luajit: \S+boot\.lua:2: module 'nonexistent\.module\.for\.test' not found:"/,
+    )
+    assert.doesNotMatch(line, /stack traceback|\[C\]: in function/)
+  })
+
+  it('ErrorLines: named errors first, then other stderr, no traceback frames', () => {
+    const e = new ErrorLines()
+    for (const [line, stream] of [
+      ["luajit: error loading module 'main' from file './lua/main.lua':", 'stderr'],
+      ["\t./lua/main.lua:5: unexpected symbol near '='", 'stderr'],
+      ['stack traceback:', 'stderr'],
+      ['\t[C]: at 0x5561bc91b0a0', 'stderr'],
+      ["\t[C]: in function 'require'", 'stderr'],
+      ['\tallo/boot.lua:80: in main chunk', 'stderr'],
+      ['Loading allonet', 'stdout'],
+      ['a warning on stderr', 'stderr'],
+    ] as const)
+      e.add(line, stream)
+    assert.deepEqual(e.lines(), [
+      "luajit: error loading module 'main' from file './lua/main.lua':",
+      "\t./lua/main.lua:5: unexpected symbol near '='",
+      'a warning on stderr',
+    ])
   })
 
   it('crashSummary puts error lines first and does not repeat them', () => {

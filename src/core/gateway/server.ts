@@ -12,7 +12,13 @@ import { UserError } from '../errors.js'
 import { findExecutable } from '../fsutil.js'
 import { hostAllowed, hostRefusal } from '../host-check.js'
 import { allowedEnv } from '../instance-env.js'
-import { describeExit, type ExitInfo, ResidentSpawner, startInstance } from '../launcher.js'
+import {
+  describeExit,
+  type ExitInfo,
+  type OutputStream,
+  ResidentSpawner,
+  startInstance,
+} from '../launcher.js'
 import {
   type AppProject,
   allonetLibraryPath,
@@ -353,7 +359,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   /** Exit reports held back by `onExit`, flushed (as stopped) when the gateway drains. */
   const pendingReports = new Map<ReturnType<typeof setTimeout>, () => void>()
 
-  function onExit(record: InstanceRecord, exit: ExitInfo, errorLines: string[]): void {
+  function onExit(record: InstanceRecord, exit: ExitInfo, errorLines: ErrorLines): void {
     clearTimeout(lifetimeTimers.get(record.id))
     lifetimeTimers.delete(record.id)
     registry.remove(record.id)
@@ -377,7 +383,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     record: InstanceRecord,
     exitInfo: ExitInfo,
     running: number,
-    errorLines: string[],
+    errorLines: ErrorLines,
   ): void {
     const exit = draining && exitInfo.signal === 'SIGTERM' ? { ...exitInfo, stopped: true } : exitInfo
     const lifetime = (exit.lifetimeMs / 1000).toFixed(1)
@@ -396,7 +402,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     if (!exit.stopped && exit.code !== 0) {
       const tail = record.instance.tail().slice(-5)
-      const errors = errorLines.slice(-CRASH_ERROR_LINES)
+      const errors = errorLines.lines()
       log.warn(`${line}${crashSummary(errors, tail)}`, { ...fields, tail, error_lines: errors })
     } else {
       log.info(line, fields)
@@ -412,7 +418,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const bootArgs = checkBootArgs(await readBody(req, maxBody))
     if (draining) throw new HttpError(503, 'This app server is shutting down; try again in a minute.')
     const reservation = registry.reserve(place)
-    const errorLines: string[] = []
+    const errorLines = new ErrorLines()
     let record: InstanceRecord
     try {
       const { project, template } = prepare(app)
@@ -432,10 +438,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         spawner,
         onLine: (line, stream) => {
           // The lines that carry an error, kept for the crash summary (the last lines are often noise).
-          if (stream === 'stderr' || ERROR_LINE.test(line)) {
-            errors.push(line)
-            if (errors.length > CRASH_ERROR_LINES) errors.shift()
-          }
+          errors.add(line, stream)
           if (logAppOutput)
             log.info(`[${tagRef}] ${line}`, { event: 'output', instance: idRef, app: project.name, stream })
         },
@@ -739,9 +742,33 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
 }
 
 /** Lines that name an error, whichever stream they came on (Lua's `file.lua:12: …` included). */
-const ERROR_LINE = /\b(error|exception|traceback|fatal|panic|failed|unexpected)\b|^\S+\.lua:\d+:/i
+const ERROR_LINE = /\b(error|exception|fatal|panic|failed|unexpected|not found)\b|^(\S+: )?\S+\.lua:\d+:/i
+/** Stack trace headers and frames (Lua, Python): where, not what — left out of the summary. */
+const TRACE_LINE =
+  /^(stack traceback:|Traceback \(most recent call last\):)$|^\s+(\[C\]:|\(tail call\)|\.\.\.|[^\s:]+:\d+: in |File ".*", line \d+)|^\s*$/
 /** Most error lines quoted in a crash summary. */
 const CRASH_ERROR_LINES = 5
+
+/**
+ * The lines of an instance's output that carry its error, for the crash summary: lines naming an
+ * error (on either stream) first, then other stderr lines; stack trace frames are left out.
+ */
+export class ErrorLines {
+  private readonly named: string[] = []
+  private readonly other: string[] = []
+
+  add(line: string, stream: OutputStream): void {
+    if (TRACE_LINE.test(line)) return
+    const into = ERROR_LINE.test(line) ? this.named : stream === 'stderr' ? this.other : undefined
+    if (!into) return
+    into.push(line)
+    if (into.length > CRASH_ERROR_LINES) into.shift()
+  }
+
+  lines(): string[] {
+    return [...this.named, ...this.other].slice(0, CRASH_ERROR_LINES)
+  }
+}
 
 /**
  * The end of the one-line crash report (pure): the lines that carry the error (stderr, lines naming an
@@ -749,7 +776,7 @@ const CRASH_ERROR_LINES = 5
  */
 export function crashSummary(errorLines: string[], tail: string[]): string {
   const quote = (lines: string[]) => lines.map((l) => JSON.stringify(l)).join(' | ')
-  const rest = tail.filter((l) => !errorLines.includes(l))
+  const rest = tail.filter((l) => !errorLines.includes(l) && !TRACE_LINE.test(l))
   let out = ''
   if (errorLines.length) out += `; error output: ${quote(errorLines)}`
   if (rest.length) out += `; last output: ${quote(rest)}`
