@@ -8,7 +8,7 @@ export default class Fetch extends BaseCommand {
   static override description =
     `Installs the allonet version locked in allo/allonet.lock for this platform into allo/lib/ (and records it in allo/lib/allonet.cache), and checks out alloui (allo/deps/alloui) when it is missing. Does nothing when the installed version already matches the lock.
 
-Downloads come from <base>/<version>/<platform>/<file>. The public bucket the old assist used is gone, so the base must be configured: --base-url, the ALLONET_BASE_URL environment variable, or "allonet": {"baseUrl": "…"} in alloapp.json (in that order). Downloads are verified (size, the mirror's <file>.sha256 when it publishes one, and the library header) and moved into place atomically: a failed download leaves the previous library untouched.
+Downloads come from <base>/<version>/<platform>/<file>. The public bucket the old assist used is gone, so the base must be configured: --base-url, the ALLONET_BASE_URL environment variable, or "allonet": {"baseUrl": "…"} in alloapp.json (in that order). Downloads are verified (size, the mirror's <file>.sha256, and the library header) and moved into place atomically: a failed download leaves the previous library untouched. A mirror that publishes no <file>.sha256 is refused unless you pass --allow-no-checksum (or set ALLONET_ALLOW_NO_CHECKSUM=1). A redirect from https to plain http is never followed; a download is capped in size (--max-size) and in total time (--deadline), and the success line names the URL the bytes really came from.
 
 Without a mirror, install a library you have with --from FILE, or build it from source with --build (needs git, cmake and a C compiler; builds are cached in ~/.cache/allo-assist, so the next app is instant).
 
@@ -36,6 +36,20 @@ One fetch per app and one build per cached version run at a time; a second one w
       min: 1,
     }),
     force: Flags.boolean({ description: 'Download again even when the installed version matches the lock' }),
+    'max-size': Flags.integer({
+      description: 'Refuse a download larger than this many MB',
+      default: 64,
+      min: 1,
+    }),
+    deadline: Flags.integer({
+      description: 'Give up when one download takes longer than this many seconds in all',
+      default: 600,
+      min: 1,
+    }),
+    'allow-no-checksum': Flags.boolean({
+      description:
+        'Install even when the mirror publishes no <file>.sha256 (unverified; also ALLONET_ALLOW_NO_CHECKSUM=1)',
+    }),
     from: Flags.string({
       description: 'Install this locally built library file instead of downloading (checked by its header)',
       exclusive: ['build', 'base-url', 'force'],
@@ -65,6 +79,9 @@ One fetch per app and one build per cached version run at a time; a second one w
       cwd: process.cwd(),
       baseUrl: flags['base-url'],
       timeoutMs: flags.timeout * 1000,
+      maxBytes: flags['max-size'] * 1024 * 1024,
+      deadlineMs: flags.deadline * 1000,
+      allowNoChecksum: flags['allow-no-checksum'],
       force: flags.force,
       from: flags.from,
       version: flags.version,

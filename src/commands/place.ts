@@ -59,6 +59,11 @@ It also serves a web view on 127.0.0.1 (its URL is printed; --open opens it): a 
       default: true,
       allowNo: true,
     }),
+    'allowed-host': Flags.string({
+      description:
+        'Also answer the web view under this host name (repeatable); by default only localhost and IP addresses reach it (DNS-rebinding protection)',
+      multiple: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -69,7 +74,7 @@ It also serves a web view on 127.0.0.1 (its URL is printed; --open opens it): a 
       name: flags.name,
       publicHost: flags['public-host'],
       verbose: flags.verbose,
-      view: flags.view && { port: flags['view-port'], open: flags.open },
+      view: flags.view && { port: flags['view-port'], open: flags.open, allowedHosts: flags['allowed-host'] },
       reporter: consoleReporter(),
     })
     process.exit(status)

@@ -94,6 +94,11 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       default: true,
       allowNo: true,
     }),
+    'allowed-host': Flags.string({
+      description:
+        'Also answer the web view under this host name (repeatable); by default only localhost and IP addresses reach it (DNS-rebinding protection)',
+      multiple: true,
+    }),
   }
 
   async run(): Promise<void> {
@@ -104,9 +109,9 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       )
     }
     const builtIn = args.url === undefined
-    if (!builtIn && (flags['view-port'] !== undefined || flags.open)) {
+    if (!builtIn && (flags['view-port'] !== undefined || flags.open || flags['allowed-host'] !== undefined)) {
       throw new UserError(
-        '--view-port and --open belong to the built-in place: drop the URL to start one, or drop those flags.',
+        '--view-port, --open and --allowed-host belong to the built-in place: drop the URL to start one, or drop those flags.',
       )
     }
     if (!builtIn && flags['place-port'] !== undefined) {
@@ -138,7 +143,11 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
             port: flags['place-port'],
             name: flags['place-name'],
             verbose: flags['place-verbose'],
-            view: flags.view && { port: flags['view-port'], open: flags.open },
+            view: flags.view && {
+              port: flags['view-port'],
+              open: flags.open,
+              allowedHosts: flags['allowed-host'],
+            },
           },
         })
       : await runApp({ ...common, placeUrl: parsePlaceUrl(args.url as string).href })

@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { listeningLine } from '../core/gateway/server.js'
 import { createLog, type LogFormat, startGateway } from '../core/gateway.js'
+import { normalizeAllowedHost } from '../core/host-check.js'
+import { PASSED_PREFIXES, PASSED_VARIABLES, parseEnvAdditions } from '../core/instance-env.js'
 
 export default class Serve extends BaseCommand {
   static override summary = 'Run the app gateway: places POST to it to start app instances'
@@ -10,7 +12,9 @@ export default class Serve extends BaseCommand {
 
 Inside an app folder it serves that app: a POST to any path starts one new instance. With --apps-root (or APPS_ROOT) it serves every app folder directly under that folder, chosen by the first path segment: POST /allo-clock.
 
-Each POST needs the headers x-alloverse-server (the alloplace:// URL to connect to) and x-alloverse-launched-by (the identity, passed on untouched as ALLO_APP_BOOTED_BY_IDENTITY) and a JSON object body (passed on exactly as ALLO_APP_BOOT_ARGS). The answer is 200 {"status":"ok","instance":"ID",...} as soon as the process has started, or {"status":"error","error":"..."} with 400/404/405/415/429/503/502.
+Each POST needs the headers x-alloverse-server (the alloplace:// URL to connect to) and x-alloverse-launched-by (the identity, passed on untouched as ALLO_APP_BOOTED_BY_IDENTITY) and a JSON object body (passed on exactly as ALLO_APP_BOOT_ARGS). The answer is 200 {"status":"ok","instance":"ID",...} as soon as the process has started, or {"status":"error","error":"..."} with 400/404/405/413 (body over --max-body)/415/429/503/502.
+
+Instances do not inherit the gateway's environment (its ASSIST_ADMIN_TOKEN, PORT, APPS_ROOT, NODE_OPTIONS … stay with the gateway): each gets only ${PASSED_VARIABLES.join(', ')} and ${PASSED_PREFIXES.map((p) => `${p}*`).join(', ')} from it, plus --env values, the app's alloapp.json "env", and ALLO_APP_BOOT_ARGS / ALLO_APP_BOOTED_BY_IDENTITY.
 
 Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and DELETE /instances/ID (loopback only, or with --admin-token). SIGTERM or Ctrl-C stops accepting, stops every instance (TERM, grace, KILL) and exits 0; a second signal kills them at once.`
 
@@ -19,6 +23,7 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
     '<%= config.bin %> serve --apps-root ./apps --port 8000',
     'APPS_ROOT=/srv/apps PORT=8080 <%= config.bin %> serve --log-format json',
     '<%= config.bin %> serve --apps-root ./apps --max-instances 50 --max-per-place 5 --max-lifetime 86400',
+    '<%= config.bin %> serve --apps-root ./apps --env LOG_LEVEL=debug --env LUA_PATH',
     'ASSIST_ADMIN_TOKEN="$(openssl rand -hex 16)" <%= config.bin %> serve --host 127.0.0.1',
   ]
 
@@ -75,6 +80,22 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       description:
         'LuaJIT binary for Lua apps (default: ALLO_LUAJIT, allo/deps/luajit-bin/luajit, then PATH)',
     }),
+    env: Flags.string({
+      description:
+        "Give every instance KEY=VALUE, or KEY alone to pass the gateway's own value on (repeatable); instances get no other gateway variables besides PATH, HOME, USER, LANG, LC_*, TZ …",
+      multiple: true,
+    }),
+    'allowed-host': Flags.string({
+      description:
+        'A host name, besides localhost and IP addresses, under which tokenless GET/DELETE /instances answers (repeatable; DNS-rebinding protection)',
+      multiple: true,
+    }),
+    'max-connections-per-address': Flags.integer({
+      description:
+        'Most simultaneous connections from one client address (0: no limit); more are refused with 503',
+      default: 256,
+      min: 0,
+    }),
   }
 
   async run(): Promise<void> {
@@ -91,6 +112,9 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       maxBodyBytes: flags['max-body'],
       graceMs: flags.grace,
       luajit: flags.luajit,
+      appEnv: parseEnvAdditions(flags.env ?? [], process.env),
+      allowedHosts: (flags['allowed-host'] ?? []).map((h) => normalizeAllowedHost(h)),
+      maxConnectionsPerAddress: flags['max-connections-per-address'],
       log,
     })
     const line = listeningLine(gateway, flags.host)

@@ -33,6 +33,20 @@ The lock is only rewritten once the new library has been downloaded and verified
       default: 30,
       min: 1,
     }),
+    'max-size': Flags.integer({
+      description: 'Refuse a download larger than this many MB',
+      default: 64,
+      min: 1,
+    }),
+    deadline: Flags.integer({
+      description: 'Give up when one download takes longer than this many seconds in all',
+      default: 600,
+      min: 1,
+    }),
+    'allow-no-checksum': Flags.boolean({
+      description:
+        'Install even when the mirror publishes no <file>.sha256 (unverified; also ALLONET_ALLOW_NO_CHECKSUM=1)',
+    }),
   }
 
   async run(): Promise<void> {
@@ -42,6 +56,9 @@ The lock is only rewritten once the new library has been downloaded and verified
       spec: args.target,
       baseUrl: flags['base-url'],
       timeoutMs: flags.timeout * 1000,
+      maxBytes: flags['max-size'] * 1024 * 1024,
+      deadlineMs: flags.deadline * 1000,
+      allowNoChecksum: flags['allow-no-checksum'],
       say: (line) => this.log(line),
       warn: (line) => process.stderr.write(`${c.yellow('!')} ${line}\n`),
     })

@@ -11,6 +11,7 @@ import { constants as osConstants } from 'node:os'
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { fileURLToPath } from 'node:url'
+import { withoutAssistVariables } from './instance-env.js'
 import type { LaunchSpec } from './runtimes/types.js'
 import { FrameDecoder, startFrame } from './spawner/protocol.js'
 
@@ -39,7 +40,10 @@ export interface StartOptions {
   onLine?: (line: string, stream: OutputStream, instance: Instance) => void
   /** How many recent output lines to keep for crash reports. */
   tailLines?: number
-  /** Base environment (defaults to process.env). */
+  /**
+   * Base environment (default: this process's, without assist's own ASSIST_* variables). The gateway
+   * passes only its allow-listed variables (see instance-env.ts).
+   */
   baseEnv?: NodeJS.ProcessEnv
   /** Start it through this resident spawner instead of spawning from this process. */
   spawner?: ResidentSpawner
@@ -184,7 +188,10 @@ export class Instance {
 
 /** The full environment of an instance: base, the spec's additions, then the launch's own variables. */
 function instanceEnv(opts: StartOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.spec.env }
+  const env: NodeJS.ProcessEnv = {
+    ...(opts.baseEnv ?? withoutAssistVariables(process.env)),
+    ...opts.spec.env,
+  }
   if (opts.bootArgs !== undefined) env.ALLO_APP_BOOT_ARGS = opts.bootArgs
   if (opts.identity !== undefined) env.ALLO_APP_BOOTED_BY_IDENTITY = opts.identity
   return env

@@ -7,11 +7,14 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
-import { cliEntryPath, nodeBinaryPath } from '../../src/core/deploy/files.js'
+import { cliEntryPath, nodeBinaryPath, parseAccounts } from '../../src/core/deploy/files.js'
+import { accountChecks } from '../../src/core/deploy/index.js'
 import {
   defaultUnitName,
+  isRootAccount,
   renderSystemdUnit,
   resolveSystemdOptions,
+  riskyEnvWarnings,
   type SystemdOptions,
   stopTimeoutSeconds,
 } from '../../src/core/deploy/systemd.js'
@@ -137,6 +140,68 @@ describe('renderSystemdUnit', () => {
     assert.throws(() => resolveSystemdOptions(base({ port: 65535, instances: 2 })), /65535/)
     assert.throws(() => resolveSystemdOptions(base({ logFormat: 'xml' })), /human or json/)
     assert.throws(() => resolveSystemdOptions(base({ maxLifetime: '12 hours' })), /--max-lifetime/)
+  })
+
+  test('refuses uid and gid 0 in any spelling, and the root group (issue 20, info)', () => {
+    for (const user of ['0', '00', '000'])
+      assert.throws(() => resolveSystemdOptions(base({ user })), /Refusing to run the gateway as root/, user)
+    for (const group of ['root', '0', '00'])
+      assert.throws(
+        () => resolveSystemdOptions(base({ group })),
+        /Refusing --group .*root's group rights.*--allow-root/,
+        group,
+      )
+    assert.ok(resolveSystemdOptions(base({ user: '00', group: 'root', allowRoot: true })))
+    assert.equal(resolveSystemdOptions(base({ group: '100' })).group, '100', 'other ids pass')
+  })
+
+  test('refuses to point ExecStart= at an assist or node under /tmp (issue 14)', () => {
+    assert.throws(
+      () => resolveSystemdOptions(base({ cliPath: '/tmp/npx-123/node_modules/allo-assist/bin/run.js' })),
+      /This assist \(\/tmp\/npx-123\/.*run\.js\) lives under \/tmp.*PrivateTmp/,
+    )
+    assert.throws(
+      () => resolveSystemdOptions(base({ nodePath: '/var/tmp/node/bin/node' })),
+      /node running this .*\/var\/tmp/,
+    )
+  })
+
+  test('warns about --env variables that change what runs (issue 20, info)', () => {
+    const u = resolveSystemdOptions(
+      base({
+        env: ['LD_PRELOAD=/x.so', 'PATH=/evil:/usr/bin', 'NODE_OPTIONS=--require /x.js', 'LOG_LEVEL=debug'],
+      }),
+    )
+    const w = riskyEnvWarnings(u.env)
+    assert.equal(w.length, 3)
+    assert.match(w[0], /--env LD_PRELOAD=… changes which code the gateway runs/)
+    assert.match(w[1], /--env PATH=/)
+    assert.match(w[2], /--env NODE_OPTIONS=/)
+    assert.equal(isRootAccount('0000'), true)
+    assert.equal(isRootAccount('10'), false)
+  })
+})
+
+describe('accounts on this machine (issue 14)', () => {
+  const accounts = parseAccounts(
+    'root:x:0:0:root:/root:/bin/bash\nallo:x:998:997::/srv/allo:/usr/sbin/nologin\n',
+    'root:x:0:\nallo-grp:x:997:\nweb:x:33:\n',
+  )
+  test("Group= defaults to the user's primary group", () => {
+    assert.deepEqual(accountChecks('allo', undefined, accounts), { group: 'allo-grp', warnings: [] })
+    assert.deepEqual(accountChecks('998', undefined, accounts), { group: 'allo-grp', warnings: [] })
+    assert.deepEqual(accountChecks('allo', 'web', accounts), { group: 'web', warnings: [] })
+  })
+  test('warns when the user or group does not exist here', () => {
+    const u = accountChecks('ghost', undefined, accounts)
+    assert.equal(u.group, undefined)
+    assert.match(
+      u.warnings[0],
+      /--user ghost does not exist on this machine \(not in \/etc\/passwd\).*useradd --system ghost/,
+    )
+    const g = accountChecks('allo', 'nogroup-here', accounts)
+    assert.match(g.warnings[0], /--group nogroup-here does not exist on this machine/)
+    assert.equal(accountChecks('allo', '33', accounts).warnings.length, 0)
   })
 })
 

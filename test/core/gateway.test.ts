@@ -259,7 +259,7 @@ describe('apps-root mode', () => {
     { name: 'body not JSON', target: '/alpha', status: 400, body: '{not json' },
     { name: 'body a JSON array', target: '/alpha', status: 400, body: '[1,2]' },
     { name: 'empty body', target: '/alpha', status: 400, body: '' },
-    { name: 'body too large', target: '/alpha', status: 400, body: `{"x":"${'a'.repeat(70_000)}"}` },
+    { name: 'body too large', target: '/alpha', status: 413, body: `{"x":"${'a'.repeat(70_000)}"}` },
     { name: 'no such app', target: '/nope', status: 404 },
     { name: 'wrong method', target: '/alpha', status: 405, method: 'PUT' },
     { name: 'GET an app', target: '/alpha', status: 405, method: 'GET' },
@@ -284,14 +284,14 @@ describe('apps-root mode', () => {
     })
   }
 
-  it('answers 400 to a chunked body that grows past the limit', async () => {
+  it('answers 413 to a chunked body that grows past the limit', async () => {
     const head =
       'POST /alpha HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
       `x-alloverse-server: ${PLACE}\r\nx-alloverse-launched-by: {}\r\nTransfer-Encoding: chunked\r\n\r\n`
     const chunk = 'a'.repeat(40_000)
     const chunked = `${chunk.length.toString(16)}\r\n${chunk}\r\n`.repeat(2)
     const res = await rawRequest(g.port, head + chunked)
-    assert.equal(res.status, 400)
+    assert.equal(res.status, 413)
     assert.match(String(res.json?.error), /too large/)
   })
 

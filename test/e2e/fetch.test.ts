@@ -3,12 +3,12 @@
  * installing real shared libraries (built with cc) into real app folders.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
 import { CliProcess, runCli, sleep } from '../helpers/cli.js'
-import { type Mirror, sha256, startMirror } from '../helpers/mirror.js'
+import { type Mirror, selfSignedCert, sha256, startMirror } from '../helpers/mirror.js'
 import { buildSharedLib } from '../helpers/native.js'
 
 const V1 = '1.0.0.gaaaaaaa'
@@ -114,30 +114,69 @@ describe('assist fetch (download)', () => {
     assert.equal(r3.code, 0, r3.stderr)
   })
 
-  test('follows a redirect to the file; the checksum is looked up beside the requested URL', async () => {
+  test('follows a redirect to the file; the checksum is looked up beside the requested URL; says where the bytes came from', async () => {
     const v = '1.0.2.gddddddd'
     m.set(`/${v}/linux-x64/liballonet.so`, {
       kind: 'redirect',
       to: `/${V1}/linux-x64/liballonet.so`,
       status: 302,
     })
+    m.set(`/${v}/linux-x64/liballonet.so.sha256`, { kind: 'file', body: `${sha256(lib1)}  liballonet.so\n` })
     const root = app({ lock: v, cache: '0.0.1.g0' })
     const r = await fetchCli(root, '--base-url', m.url)
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(readFileSync(join(root, LIB)), lib1)
     assert.equal(cache(root), `${v}\n`)
-    assert.match(r.stdout, /no checksum published/)
+    assert.match(
+      r.stdout,
+      /sha256 verified\) from http:\/\/127\.0\.0\.1:\d+\/1\.0\.0\.gaaaaaaa\/linux-x64\/liballonet\.so \(redirected from http:\/\/127\.0\.0\.1:\d+\/1\.0\.2\.gddddddd\/linux-x64\/liballonet\.so\)/,
+    )
     assert.ok(m.hits.includes(`/${v}/linux-x64/liballonet.so.sha256`))
   })
 
-  test('no checksum published: installs and says so', async () => {
+  test('no checksum published: refused and nothing changes, unless --allow-no-checksum or ALLONET_ALLOW_NO_CHECKSUM=1 (issue 20 #2)', async () => {
     const v = '1.0.1.gccccccc'
     m.file(`/${v}/linux-x64/liballonet.so`, lib2, false)
-    const root = app({ lock: v })
-    const r = await fetchCli(root, '--base-url', m.url)
+    const root = app({ lock: v, cache: '0.0.1.g0' })
+    const refused = await fetchCli(root, '--base-url', m.url)
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr)
+    assert.match(
+      refused.stderr,
+      /publishes no checksum for .*liballonet\.so \(.*\.sha256 answered HTTP 404\).*--build.*--allow-no-checksum \(or ALLONET_ALLOW_NO_CHECKSUM=1\)/,
+    )
+    assert.equal(refused.stderr.trim().split('\n').length, 1)
+    assertUntouched(root)
+
+    const r = await fetchCli(root, '--base-url', m.url, '--allow-no-checksum')
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /no checksum published/)
+    assert.match(r.stdout, /NOT verified: no checksum published/)
     assert.deepEqual(readFileSync(join(root, LIB)), lib2)
+
+    const viaEnv = app({ lock: v })
+    const r2 = await runCli(['fetch', '--base-url', m.url], {
+      cwd: viaEnv,
+      env: { ...env, ALLONET_ALLOW_NO_CHECKSUM: '1' },
+    })
+    assert.equal(r2.code, 0, r2.stderr)
+    assert.deepEqual(readFileSync(join(viaEnv, LIB)), lib2)
+  })
+
+  test('--build refuses an --allonet-url that git would read as an option (issue 20 #6)', async () => {
+    const dir = tempDir()
+    const marker = join(dir, 'pwned')
+    const root = app({ lock: V1, cache: '0.0.1.g0' })
+    const r = await runCli(['fetch', '--build', `--allonet-url=--upload-pack=touch ${marker}`], {
+      cwd: root,
+      env,
+    })
+    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.match(
+      r.stderr,
+      /--allonet-url "--upload-pack=touch .*" starts with "-": give a git URL or the path of an allonet clone/,
+    )
+    assert.equal(r.stderr.trim().split('\n').length, 1)
+    assert.equal(existsSync(marker), false, 'git never ran the upload-pack command')
+    assertUntouched(root)
   })
 
   const failures: Array<[string, () => void, RegExp, string[]?]> = [
@@ -186,6 +225,23 @@ describe('assist fetch (download)', () => {
           contentType: 'text/html',
         }),
       /sent an HTML page instead of the library/,
+    ],
+    [
+      'a redirect to file: (issue 20, info)',
+      () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'redirect', to: 'file:///etc/passwd' }),
+      /Refusing the redirect from .* to file:\/\/\/etc\/passwd: only http and https are downloaded/,
+    ],
+    [
+      'a body over --max-size without Content-Length (issue 20 #5)',
+      () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'stream', bytes: 3 * 1024 * 1024 }),
+      /is larger than 1048576 bytes, more than any allonet library; nothing was installed/,
+      ['--max-size', '1'],
+    ],
+    [
+      'a drip that outlasts --deadline (issue 20 #5)',
+      () => m.set('/9.0.0.gbad/linux-x64/liballonet.so', { kind: 'drip', everyMs: 200 }),
+      /took longer than 2 s in all/,
+      ['--deadline', '2', '--timeout', '30'],
     ],
     [
       'a file that is not a library',
@@ -356,5 +412,50 @@ describe('assist upgrade', () => {
     const r = await runCli(['upgrade'], { cwd: root, env })
     assert.equal(r.code, 2)
     assert.match(r.stderr, /public bucket .* is gone/)
+  })
+})
+
+describe('assist fetch from an https mirror (issue 20 #2)', () => {
+  let tls: Mirror
+  let certPath: string
+  before(async () => {
+    const c = selfSignedCert()
+    certPath = c.certPath
+    tls = await startMirror({ tls: { key: c.key, cert: c.cert } })
+  })
+  after(() => tls.close())
+  // The CLI trusts the mirror's self-signed certificate the way a private CA is trusted.
+  const tlsEnv = () => ({ ...env, NODE_EXTRA_CA_CERTS: certPath })
+
+  test('a 302 from https to plain http is refused; nothing is fetched over http, nothing changes', async () => {
+    const v = '2.0.0.geeeeeee'
+    tls.set(`/${v}/linux-x64/liballonet.so`, { kind: 'redirect', to: `${m.url}/evil/liballonet.so` })
+    m.file('/evil/liballonet.so', lib2, false) // the attacker's copy, with no .sha256 (404)
+    const root = app({ lock: v, cache: '0.0.1.g0' })
+    const r = await runCli(['fetch', '--base-url', tls.url, '--allow-no-checksum'], {
+      cwd: root,
+      env: tlsEnv(),
+    })
+    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.match(
+      r.stderr,
+      /Refusing the redirect from https:\/\/127\.0\.0\.1:\d+\/2\.0\.0\.geeeeeee\/linux-x64\/liballonet\.so to plain-http http:\/\/127\.0\.0\.1:\d+\/evil\/liballonet\.so/,
+    )
+    assert.equal(r.stderr.trim().split('\n').length, 1)
+    assert.equal(m.hits.includes('/evil/liballonet.so'), false, 'the plain-http URL was never requested')
+    assertUntouched(root)
+  })
+
+  test('an https download with its checksum installs and names the https URL it came from', async () => {
+    const v = '2.0.1.gfffffff'
+    tls.file(`/${v}/linux-x64/liballonet.so`, lib1)
+    const root = app({ lock: v, cache: '0.0.1.g0' })
+    const r = await runCli(['fetch', '--base-url', tls.url], { cwd: root, env: tlsEnv() })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(
+      r.stdout,
+      /sha256 verified\) from https:\/\/127\.0\.0\.1:\d+\/2\.0\.1\.gfffffff\/linux-x64\/liballonet\.so$/m,
+    )
+    assert.deepEqual(readFileSync(join(root, LIB)), lib1)
   })
 })

@@ -4,10 +4,19 @@
  * that must write nothing and exit non-zero. Build first (npm test does).
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { makeLuaApp, removeDir } from '../helpers/app.js'
 import { runCli } from '../helpers/cli.js'
 import {
@@ -20,6 +29,7 @@ import {
   tmpPrefix,
 } from '../helpers/deploy.js'
 
+const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const work = deployWorkDir('e2e-')
 const apps = join(work, 'apps')
 mkdirSync(apps)
@@ -34,8 +44,9 @@ function assist(args: string[], cwd = app, env: NodeJS.ProcessEnv = {}) {
 
 describe('assist generate: both spellings', () => {
   test('"generate systemd" and "generate-systemd" print the same unit', async () => {
-    const a = await assist(['generate', 'systemd', '--user', 'allo'])
-    const b = await assist(['generate-systemd', '--user', 'allo'])
+    // daemon exists on this machine (Debian): no "does not exist here" warning
+    const a = await assist(['generate', 'systemd', '--user', 'daemon'])
+    const b = await assist(['generate-systemd', '--user', 'daemon'])
     assert.equal(a.code, 0, a.stderr)
     assert.equal(b.code, 0, b.stderr)
     assert.equal(a.stdout, b.stdout)
@@ -169,6 +180,123 @@ describe('assist generate systemd', () => {
   })
 })
 
+describe('assist generate systemd: accounts, root and risky values (issues 14, 20)', () => {
+  test("writes Group= as the user's primary group on this machine; the unit passes systemd-analyze verify", async () => {
+    const r = await assist(['generate', 'systemd', '--user', 'daemon']) // daemon:x:1:1 on Debian
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^User=daemon$/m)
+    assert.match(r.stdout, /^Group=daemon$/m)
+    assert.equal(r.stderr, '')
+    const file = join(work, 'grp.service')
+    writeFileSync(file, r.stdout)
+    const v = await systemdVerify(file)
+    assert.equal(v.code, 0, v.stderr)
+  })
+
+  test('warns (and still writes) when --user or --group does not exist here', async () => {
+    const r = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'no-such-user-xyz',
+      '--group',
+      'no-such-group-xyz',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /--user no-such-user-xyz does not exist on this machine/)
+    assert.match(r.stderr, /--group no-such-group-xyz does not exist on this machine/)
+    assert.match(r.stdout, /^Group=no-such-group-xyz$/m)
+  })
+
+  test('refuses uid 0 in any spelling and the root group, in one line, writing nothing', async () => {
+    const out = join(work, 'root-out')
+    mkdirSync(out)
+    for (const args of [
+      ['--user', '0'],
+      ['--user', '00'],
+      ['--user', 'daemon', '--group', 'root'],
+      ['--user', 'daemon', '--group', '000'],
+    ]) {
+      const r = await assist(['generate', 'systemd', ...args, '--output', join(out, 'x.service')])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}`)
+      assert.match(r.stderr, /Refusing/)
+      assert.equal(r.stderr.trim().split('\n').length, 1)
+    }
+    assert.deepEqual(readdirSync(out), [])
+  })
+
+  test('the nginx recipe: --host 127.0.0.1 binds the gateway to loopback, and the next steps say so (issue 14)', async () => {
+    const file = join(work, 'loopback.service')
+    const r = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'daemon',
+      '--host',
+      '127.0.0.1',
+      '--output',
+      file,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(readFileSync(file, 'utf8'), /^ExecStart=\S+ \S+ serve --host 127\.0\.0\.1 /m)
+    assert.match(r.stdout, /listens on loopback only: put nginx in front of it/)
+    const open = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'daemon',
+      '--output',
+      join(work, 'open.service'),
+    ])
+    assert.match(
+      open.stdout,
+      /Behind nginx, bind the gateway to 127\.0\.0\.1 \(--host 127\.0\.0\.1\) or firewall its port \(8000\)/,
+    )
+  })
+
+  test('warns on --env LD_PRELOAD, PATH and NODE_OPTIONS', async () => {
+    const r = await assist([
+      'generate',
+      'systemd',
+      '--user',
+      'daemon',
+      '--env',
+      'LD_PRELOAD=/opt/x.so',
+      '--env',
+      'NODE_OPTIONS=--inspect',
+      '--env',
+      'LOG_LEVEL=debug',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /--env LD_PRELOAD=… changes which code the gateway runs/)
+    assert.match(r.stderr, /--env NODE_OPTIONS=… changes/)
+    assert.doesNotMatch(r.stderr, /LOG_LEVEL/)
+  })
+
+  test('an assist installed under /tmp is refused like an app folder there (its ExecStart= would not exist)', async () => {
+    // A copy of this package under /tmp, as an npx cache or a clone in /tmp would be.
+    const pkg = mkdtempSync(join('/tmp', 'assist-pkg-'))
+    try {
+      for (const part of ['bin', 'dist', 'package.json', 'oclif.manifest.json'])
+        cpSync(join(REPO, part), join(pkg, part), { recursive: true })
+      symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
+      const r = await runCli(['generate', 'systemd', '--user', 'daemon'], {
+        cwd: app,
+        env: { SUDO_USER: '' },
+        cli: join(pkg, 'bin', 'run.js'),
+      })
+      assert.equal(r.code, 2, r.stdout)
+      assert.match(
+        r.stderr,
+        /This assist \(\/tmp\/assist-pkg-\w+\/bin\/run\.js\) lives under \/tmp, which the service cannot see/,
+      )
+      assert.equal(r.stdout, '')
+    } finally {
+      removeDir(pkg)
+    }
+  })
+})
+
 describe('assist generate nginx', () => {
   let prefix = ''
   let cert = ''
@@ -199,7 +327,10 @@ describe('assist generate nginx', () => {
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /sites-available\/apps\.example\.com/)
     assert.match(r.stdout, /nginx -t && systemctl reload nginx/)
-    assert.match(r.stdout, /Firewall the gateway ports \(8000, 8001\)/)
+    assert.match(
+      r.stdout,
+      /Run the gateways with --host 127.0.0.1 .* firewall the gateway ports \(8000, 8001\)/,
+    )
     const t = await nginxTest(prefix, site)
     assert.equal(t.code, 0, t.stderr)
     const again = await assist(['generate', 'nginx', '--domain', 'apps.example.com', '--output', site])

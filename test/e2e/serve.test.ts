@@ -74,7 +74,7 @@ describe('assist serve', () => {
     const full = await launch(url)
     assert.equal(full.status, 503, '--max-instances 1')
     const big = await launch(url, { body: `{"x":"${'a'.repeat(400)}"}` })
-    assert.equal(big.status, 400, '--max-body 300')
+    assert.equal(big.status, 413, '--max-body 300')
     assert.match(String(big.json.error), /too large/)
 
     p.signal('SIGTERM')

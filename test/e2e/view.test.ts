@@ -119,6 +119,6 @@ describe('assist run: the web view of the built-in place', () => {
   it('--open or --view-port with a place URL is a one-line error', async () => {
     const r = await runCli(['run', 'alloplace://localhost', '--open'])
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /--view-port and --open belong to the built-in place/)
+    assert.match(r.stderr, /--view-port, --open and --allowed-host belong to the built-in place/)
   })
 })

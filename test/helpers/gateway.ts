@@ -200,3 +200,23 @@ export function captureLog(): Captured {
     error: (m) => lines.push(`error ${m}`),
   }
 }
+
+/** Boot script that writes its whole environment (from /proc) to env.txt, then idles. */
+export const ENV_DUMP_BOOT_LUA = `local f = assert(io.open('/proc/self/environ', 'rb'))
+local s = f:read('*a') f:close()
+local out = assert(io.open(arg[1] .. '/env.txt.tmp', 'w'))
+out:write((s:gsub('%z', '\\n'))) out:close()
+assert(os.rename(arg[1] .. '/env.txt.tmp', arg[1] .. '/env.txt'))
+local ffi = require('ffi') ffi.cdef('int pause(void);')
+while true do ffi.C.pause() end
+`
+
+/** The environment ENV_DUMP_BOOT_LUA recorded for the app in `app`. */
+export function envOf(app: string): Map<string, string> {
+  const m = new Map<string, string>()
+  for (const line of readFileSync(join(app, 'env.txt'), 'utf8').split('\n')) {
+    const i = line.indexOf('=')
+    if (i > 0) m.set(line.slice(0, i), line.slice(i + 1))
+  }
+  return m
+}

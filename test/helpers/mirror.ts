@@ -1,11 +1,17 @@
 /**
- * A local stand-in for an allonet download mirror: a real HTTP server on 127.0.0.1 (ephemeral port)
- * whose routes each test sets: files, checksums, latest-json, redirects, HTTP errors, a server that
- * stalls, one that cuts the body short, and HTML pages.
+ * A local stand-in for an allonet download mirror: a real HTTP server on 127.0.0.1 (ephemeral port),
+ * or with `tls` a real HTTPS one (a self-signed certificate from `selfSignedCert`), whose routes each
+ * test sets: files, checksums, latest-json, redirects, HTTP errors, a server that stalls, one that cuts
+ * the body short, one that streams without a length, one that drips, and HTML pages.
  */
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { join } from 'node:path'
+import { tempDir } from './app.js'
 
 export type Route =
   | { kind: 'file'; body: Buffer | string; contentType?: string }
@@ -17,6 +23,10 @@ export type Route =
   | { kind: 'gated'; body: Buffer; open: Promise<void> }
   /** Declares `length` bytes, sends `sendBytes`, then closes the connection. */
   | { kind: 'truncate'; length: number; sendBytes: number }
+  /** Streams `bytes` bytes (in 64 KiB chunks) without a Content-Length. */
+  | { kind: 'stream'; bytes: number }
+  /** Sends one byte every `everyMs`, forever (no Content-Length). */
+  | { kind: 'drip'; everyMs: number }
 
 export interface Mirror {
   url: string
@@ -33,7 +43,32 @@ export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-export async function startMirror(): Promise<Mirror> {
+/** A throwaway self-signed certificate for 127.0.0.1 and localhost (made with openssl). */
+export function selfSignedCert(): { key: string; cert: string; certPath: string } {
+  const dir = tempDir('assist-tls-')
+  const keyPath = join(dir, 'key.pem')
+  const certPath = join(dir, 'cert.pem')
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+    ].concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']),
+    { stdio: 'ignore' },
+  )
+  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath }
+}
+
+export async function startMirror(opts: { tls?: { key: string; cert: string } } = {}): Promise<Mirror> {
   const routes = new Map<string, Route>()
   const hits: string[] = []
   const sockets = new Set<Socket>()
@@ -82,9 +117,39 @@ export async function startMirror(): Promise<Mirror> {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': route.length })
         res.write(Buffer.alloc(route.sendBytes, 0x7f), () => req.socket.destroy())
         return
+      case 'stream': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        const chunk = Buffer.alloc(64 * 1024, 0x7f)
+        let left = route.bytes
+        const pump = () => {
+          while (left > 0) {
+            const n = Math.min(left, chunk.length)
+            left -= n
+            if (!res.write(chunk.subarray(0, n))) {
+              res.once('drain', pump)
+              return
+            }
+          }
+          res.end()
+        }
+        res.on('close', () => {
+          left = 0
+        })
+        pump()
+        return
+      }
+      case 'drip': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        res.write(Buffer.from([0x7f]))
+        const timer = setInterval(() => res.write(Buffer.from([0x7f])), route.everyMs)
+        res.on('close', () => clearInterval(timer))
+        return
+      }
     }
   }
-  const server = createServer(handle)
+  const server = opts.tls
+    ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, handle)
+    : createServer(handle)
   server.on('connection', (s) => {
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
@@ -92,7 +157,7 @@ export async function startMirror(): Promise<Mirror> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     routes,
     hits,
     set: (path, route) => routes.set(path, route),

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../../base-command.js'
+import { c } from '../../core/output.js'
 
 export default class GenerateSystemd extends BaseCommand {
   // Both spellings work; help lists the command once, under the generate topic.
@@ -13,7 +14,7 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
 
   static override examples = [
     '<%= config.bin %> generate systemd --user allo',
-    '<%= config.bin %> generate systemd --user allo --apps-root /srv/allo/apps --output allo-gateway.service',
+    '<%= config.bin %> generate systemd --user allo --apps-root /srv/allo/apps --host 127.0.0.1 --output allo-gateway.service',
     'sudo <%= config.bin %> generate systemd --user allo --install',
     '<%= config.bin %> generate systemd --user allo --instances 4 --port 8000 --max-instances 20',
     '<%= config.bin %> generate systemd --user allo --env LOG_LEVEL=debug --environment-file /etc/allo/gateway.env',
@@ -23,7 +24,10 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
     user: Flags.string({
       description: 'User the gateway runs as (default: the invoking user; SUDO_USER under sudo)',
     }),
-    group: Flags.string({ description: "Group the gateway runs as (default: the user's primary group)" }),
+    group: Flags.string({
+      description:
+        "Group the gateway runs as (default: the user's primary group on this machine); root (or 0) is refused like --user",
+    }),
     'allow-root': Flags.boolean({ description: 'Allow running the gateway as root (not recommended)' }),
     name: Flags.string({ description: 'Unit name without .service (default: allo-gateway-<folder>)' }),
     'apps-root': Flags.string({
@@ -37,7 +41,9 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
       description:
         'Write a template unit NAME@.service: N gateways on consecutive ports, the instance name being the port',
     }),
-    host: Flags.string({ description: 'Address the gateway binds (serve --host)' }),
+    host: Flags.string({
+      description: 'Address the gateway binds (serve --host); use 127.0.0.1 behind nginx (generate nginx)',
+    }),
     'max-instances': Flags.integer({ description: 'Passed to serve --max-instances' }),
     'max-per-place': Flags.integer({ description: 'Passed to serve --max-per-place' }),
     'max-lifetime': Flags.string({
@@ -52,7 +58,11 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
       description: 'Ms each app instance gets between SIGTERM and SIGKILL on stop; TimeoutStopSec follows it',
       default: 5000,
     }),
-    env: Flags.string({ description: 'Extra environment KEY=VALUE; repeatable', multiple: true }),
+    env: Flags.string({
+      description:
+        'Extra environment KEY=VALUE for the gateway (repeatable). Apps do not inherit it (they get PATH, HOME, LANG … only; see serve --env). LD_*, PATH, NODE_OPTIONS and the like get a warning',
+      multiple: true,
+    }),
     'environment-file': Flags.string({
       description: 'Absolute path of an EnvironmentFile= (for secrets such as ASSIST_ADMIN_TOKEN)',
     }),
@@ -89,6 +99,7 @@ Run it inside an app folder (the unit serves that app) or in a folder of app fol
       },
       { output: flags.output, install: flags.install, force: flags.force },
     )
+    for (const line of result.warnings) process.stderr.write(`${c.yellow('!')} ${line}\n`)
     if (result.writtenTo === undefined) process.stdout.write(result.text)
     else for (const line of result.nextSteps) this.log(line)
   }

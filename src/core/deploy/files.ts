@@ -10,6 +10,7 @@ import {
   linkSync,
   openSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -50,6 +51,37 @@ export function nodeBinaryPath(): string {
 export function invokingUser(env: NodeJS.ProcessEnv = process.env): string {
   if (env.SUDO_USER && env.SUDO_USER !== 'root') return env.SUDO_USER
   return userInfo().username
+}
+
+export interface Accounts {
+  /** user name → { uid, primary gid } */
+  users: Map<string, { uid: string; gid: string }>
+  /** group name → gid */
+  groups: Map<string, string>
+}
+
+/** Parses /etc/passwd and /etc/group text (pure). */
+export function parseAccounts(passwd: string, group: string): Accounts {
+  const users = new Map<string, { uid: string; gid: string }>()
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':')
+    if (f.length >= 4 && f[0] && !f[0].startsWith('#')) users.set(f[0], { uid: f[2], gid: f[3] })
+  }
+  const groups = new Map<string, string>()
+  for (const line of group.split('\n')) {
+    const f = line.split(':')
+    if (f.length >= 3 && f[0] && !f[0].startsWith('#')) groups.set(f[0], f[2])
+  }
+  return { users, groups }
+}
+
+/** This machine's local accounts (/etc/passwd, /etc/group); undefined when they cannot be read. */
+export function localAccounts(dir = '/etc'): Accounts | undefined {
+  try {
+    return parseAccounts(readFileSync(join(dir, 'passwd'), 'utf8'), readFileSync(join(dir, 'group'), 'utf8'))
+  } catch {
+    return undefined
+  }
 }
 
 export interface ServeRoot {

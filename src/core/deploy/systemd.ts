@@ -87,6 +87,28 @@ export function defaultUnitName(workDir: string): string {
   return `allo-gateway${cleaned ? `-${cleaned}` : ''}`.slice(0, 200)
 }
 
+/** True for a user or group that is root: the name, or id 0 in any spelling (0, 00, 000…). */
+export function isRootAccount(name: string): boolean {
+  return name === 'root' || /^0+$/.test(name)
+}
+
+/**
+ * Variables that change what the gateway (or, passed on, an app) runs or loads: set through --env
+ * they deserve a second look. Pure.
+ */
+export const RISKY_ENV =
+  /^(LD_[A-Z_]+|PATH|NODE_OPTIONS|NODE_PATH|NODE_EXTRA_CA_CERTS|NODE_TLS_REJECT_UNAUTHORIZED|LUA_(INIT|PATH|CPATH)(_5_\d)?|PYTHON(PATH|STARTUP|HOME)|PERL5LIB|PERL5OPT|RUBYOPT|RUBYLIB|BASH_ENV|ENV|GCONV_PATH|MALLOC_[A-Z_]+|GLIBC_TUNABLES|ALLO_LUAJIT)$/
+
+/** One warning per --env variable that changes what runs (pure). */
+export function riskyEnvWarnings(env: readonly EnvPair[]): string[] {
+  return env
+    .filter(({ key }) => RISKY_ENV.test(key))
+    .map(
+      ({ key }) =>
+        `--env ${key}=… changes which code the gateway runs or loads; make sure that is what you want (it is written into the unit as given).`,
+    )
+}
+
 export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
   const workDir = validateAbsolutePath(o.appsRoot ? '--apps-root' : 'app folder', o.workDir)
   for (const prefix of TMP_PREFIXES) {
@@ -97,10 +119,22 @@ export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
   }
   const nodePath = validateAbsolutePath('node path', o.nodePath)
   const cliPath = validateAbsolutePath('assist CLI path', o.cliPath)
+  // The unit's ExecStart= runs these: under /tmp the service would not see them either.
+  for (const [what, path] of [
+    ['assist itself', cliPath],
+    ['node', nodePath],
+  ] as const) {
+    for (const prefix of TMP_PREFIXES) {
+      if (isUnder(path, prefix))
+        throw new UserError(
+          `${what === 'node' ? 'The node running this' : 'This assist'} (${path}) lives under ${prefix}, which the service cannot see (PrivateTmp=) and which is cleaned on reboot; install assist outside ${prefix} (e.g. npm install -g allo-assist) and run generate from there.`,
+        )
+    }
+  }
   const name = o.name === undefined ? defaultUnitName(workDir) : validateUnitName('--name', o.name)
   if (name.includes('@')) throw new UserError(`Invalid --name "${name}": "@" is added by --instances.`)
   const user = validateAccountName('--user', o.user)
-  if ((user === 'root' || user === '0') && !o.allowRoot)
+  if (isRootAccount(user) && !o.allowRoot)
     throw new UserError(
       'Refusing to run the gateway as root: it starts apps that run code from the network. Pass --user NAME (create one with "useradd --system --home-dir /srv/allo allo"), or --allow-root if you really mean it.',
     )
@@ -109,6 +143,10 @@ export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
       'Refusing --user nobody: systemd marks it unsafe because unrelated daemons share it. Create a dedicated user, e.g. "useradd --system allo", and pass --user allo.',
     )
   const group = o.group === undefined ? undefined : validateAccountName('--group', o.group)
+  if (group !== undefined && isRootAccount(group) && !o.allowRoot)
+    throw new UserError(
+      `Refusing --group ${group}: the root group gives the gateway, and every app it starts, root's group rights. Pass --group NAME (e.g. the gateway user's own group), or --allow-root if you really mean it.`,
+    )
   const port = validatePort('--port', o.port ?? DEFAULT_GATEWAY_PORT)
   const template = o.instances !== undefined
   const instances = template ? validateInteger('--instances', o.instances as number | string, 1, 64) : 1

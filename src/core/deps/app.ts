@@ -31,7 +31,20 @@ function lockEvents(warn: (line: string) => void): LockEvents {
   return { onWait: warn, onTakeover: warn, onCompromised: warn }
 }
 
-export interface FetchAppOptions extends AppDepsOptions {
+/** Where a download's bytes came from: the URL, and the one asked for when a redirect led elsewhere. */
+function source(d: { url: string; from: string } | undefined): string {
+  if (!d) return ''
+  return d.from === d.url ? d.from : `${d.from} (redirected from ${d.url})`
+}
+
+/** The download limits and checksum opt-out both commands share. */
+export interface DownloadLimits {
+  maxBytes?: number
+  deadlineMs?: number
+  allowNoChecksum?: boolean
+}
+
+export interface FetchAppOptions extends AppDepsOptions, DownloadLimits {
   baseUrl?: string
   timeoutMs: number
   force?: boolean
@@ -135,6 +148,9 @@ async function fetchHoldingLock(
     timeoutMs: opts.timeoutMs,
     force: opts.force,
     progress: bar,
+    maxBytes: opts.maxBytes,
+    deadlineMs: opts.deadlineMs,
+    allowNoChecksum: opts.allowNoChecksum,
   })
   if (out.action === 'up-to-date')
     opts.say(
@@ -143,11 +159,11 @@ async function fetchHoldingLock(
   else
     opts.say(
       `Installed allonet ${out.version} for ${p.platform} → ${rel(out.target)} ` +
-        `(${out.download?.bytes} bytes, ${out.download?.checksum === 'verified' ? 'sha256 verified' : 'no checksum published'}) from ${out.download?.url}`,
+        `(${out.download?.bytes} bytes, ${out.download?.checksum === 'verified' ? 'sha256 verified' : 'NOT verified: no checksum published'}) from ${source(out.download)}`,
     )
 }
 
-export interface UpgradeAppOptions extends AppDepsOptions {
+export interface UpgradeAppOptions extends AppDepsOptions, DownloadLimits {
   spec?: string
   baseUrl?: string
   timeoutMs: number
@@ -167,6 +183,9 @@ export async function upgradeApp(opts: UpgradeAppOptions): Promise<void> {
         baseUrl: opts.baseUrl,
         env,
         timeoutMs: opts.timeoutMs,
+        maxBytes: opts.maxBytes,
+        deadlineMs: opts.deadlineMs,
+        allowNoChecksum: opts.allowNoChecksum,
         progress: await progress('downloading', 'bytes'),
         onResolved: (from, to) => opts.say(`allonet ${from ?? '(none)'} → ${to}`),
       }),
@@ -175,6 +194,6 @@ export async function upgradeApp(opts: UpgradeAppOptions): Promise<void> {
   else
     opts.say(
       `Locked ${out.to} in allo/allonet.lock and installed it → ${relative(project.root, out.target)} ` +
-        `(${out.download?.bytes} bytes, ${out.download?.checksum === 'verified' ? 'sha256 verified' : 'no checksum published'})`,
+        `(${out.download?.bytes} bytes, ${out.download?.checksum === 'verified' ? 'sha256 verified' : 'NOT verified: no checksum published'}) from ${source(out.download)}`,
     )
 }

@@ -144,6 +144,11 @@ export async function buildFromSource(
   const env = { ...(opts.env ?? process.env), GIT_TERMINAL_PROMPT: '0' }
   const commit = commitOfVersion(opts.version)
   const sourceUrl = opts.sourceUrl ?? DEFAULT_ALLONET_URL
+  // git would read it as an option (--upload-pack=… runs a program).
+  if (sourceUrl.startsWith('-'))
+    throw new UserError(
+      `--allonet-url ${JSON.stringify(sourceUrl)} starts with "-": give a git URL or the path of an allonet clone (./-name for a folder really called that).`,
+    )
   const cmakeTarget = opts.target ?? DEFAULT_TARGET
   const local = localSource(sourceUrl)
   const cacheDir = buildCacheDir(sourceUrl, commit, env)
@@ -248,7 +253,7 @@ export async function buildFromSource(
         removeOnInterrupt(tmpSrc)
         step(`cloning ${sourceUrl}`)
         try {
-          await run('cloning', ['git', ...gitCfg, 'clone', '--no-checkout', local ?? sourceUrl, tmpSrc])
+          await run('cloning', ['git', ...gitCfg, 'clone', '--no-checkout', '--', local ?? sourceUrl, tmpSrc])
           const has = await runCommand(['git', 'cat-file', '-e', `${commit}^{commit}`], { cwd: tmpSrc, env })
           if (has.code !== 0)
             throw new UserError(
@@ -256,7 +261,7 @@ export async function buildFromSource(
                 'or point --allonet-url at a repository that has it.',
             )
           step(`checking out ${commit} with submodules`)
-          await run('checking out', ['git', 'checkout', '--detach', commit], tmpSrc)
+          await run('checking out', ['git', 'checkout', '--detach', commit, '--'], tmpSrc)
           await checkoutSubmodules(tmpSrc, {
             gitCfg,
             env,

@@ -1,6 +1,7 @@
 /**
- * HTTP downloads for allonet builds with node:http(s): redirects followed (a few, loops detected),
- * an idle timeout, streaming to a file with a running sha256, and one clear message per failure.
+ * HTTP downloads for allonet builds with node:http(s): redirects followed (a few, loops detected,
+ * never from https down to http, never to another scheme), an idle timeout and an overall deadline,
+ * a size cap, streaming to a file with a running sha256, and one clear message per failure.
  */
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
@@ -24,6 +25,8 @@ export type DownloadErrorKind =
   | 'truncated'
   | 'html'
   | 'too-large'
+  | 'insecure-redirect'
+  | 'deadline'
 
 export class DownloadError extends UserError {
   readonly kind: DownloadErrorKind
@@ -43,10 +46,19 @@ export interface RequestOptions {
   timeoutMs: number
   /** Redirects followed before giving up (default 5). */
   maxRedirects?: number
+  /** Give up when the whole transfer (every redirect, headers and body) takes longer than this. */
+  deadlineMs?: number
 }
+
+/** Default largest download accepted (--max-size). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+/** Default overall deadline of one download (--deadline). */
+export const DEFAULT_DEADLINE_MS = 600_000
 
 export interface DownloadOptions extends RequestOptions {
   onProgress?: (received: number, total: number | undefined) => void
+  /** Refuse a body larger than this (default DEFAULT_MAX_DOWNLOAD_BYTES). */
+  maxBytes?: number
 }
 
 export interface DownloadResult {
@@ -99,12 +111,34 @@ function timeoutError(url: string, timeoutMs: number): DownloadError {
   )
 }
 
+function deadlineError(url: string, deadlineMs: number): DownloadError {
+  return new DownloadError(
+    'deadline',
+    url,
+    `Gave up on ${url}: the download took longer than ${seconds(deadlineMs)} in all. The mirror is too slow: try again, or allow longer with --deadline SECONDS.`,
+  )
+}
+
+function tooLargeError(url: string, max: number): DownloadError {
+  return new DownloadError(
+    'too-large',
+    url,
+    `${url} is larger than ${max} bytes, more than any allonet library; nothing was installed. Check the mirror, or allow more with --max-size MB.`,
+  )
+}
+
 /** One GET, no redirects followed. Resolves with the response (body unread). */
-async function getOnce(url: string, timeoutMs: number): Promise<IncomingMessage> {
+async function getOnce(url: string, timeoutMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
   const u = new URL(url)
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new DownloadError(
+      'bad-redirect',
+      url,
+      `Refusing to fetch ${url}: only http and https URLs are downloaded. Check the base URL and the mirror's redirects.`,
+    )
   const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http')
   return new Promise((resolve, reject) => {
-    const req = mod.get(u, { headers: { 'user-agent': 'allo-assist', accept: '*/*' } }, (res) => {
+    const req = mod.get(u, { headers: { 'user-agent': 'allo-assist', accept: '*/*' }, signal }, (res) => {
       // The socket's idle timeout keeps guarding the body; make it fail the body stream.
       resolve(res)
     })
@@ -120,12 +154,13 @@ async function getOnce(url: string, timeoutMs: number): Promise<IncomingMessage>
 export async function openUrl(
   url: string,
   opts: RequestOptions,
+  signal?: AbortSignal,
 ): Promise<{ res: IncomingMessage; url: string }> {
   const max = opts.maxRedirects ?? 5
   const chain: string[] = [url]
   let current = url
   for (;;) {
-    const res = await getOnce(current, opts.timeoutMs)
+    const res = await getOnce(current, opts.timeoutMs, signal)
     const status = res.statusCode ?? 0
     if (REDIRECTS.has(status)) {
       res.resume()
@@ -137,7 +172,28 @@ export async function openUrl(
           `${current} answered HTTP ${status} without a Location header.`,
           status,
         )
-      const next = new URL(location, current).href
+      let nextUrl: URL
+      try {
+        nextUrl = new URL(location, current)
+      } catch {
+        throw new DownloadError('bad-redirect', current, `${current} redirected to an invalid URL.`, status)
+      }
+      const next = nextUrl.href
+      if (nextUrl.protocol !== 'https:' && nextUrl.protocol !== 'http:')
+        throw new DownloadError(
+          'bad-redirect',
+          current,
+          `Refusing the redirect from ${current} to ${next}: only http and https are downloaded. The mirror is misconfigured; fix it or use another --base-url.`,
+          status,
+        )
+      // A downgrade would hand the bytes to anyone on the path: once on https, stay on https.
+      if (new URL(current).protocol === 'https:' && nextUrl.protocol === 'http:')
+        throw new DownloadError(
+          'insecure-redirect',
+          current,
+          `Refusing the redirect from ${current} to plain-http ${next}: a download that starts on https stays on https. Fix the mirror, or give an https URL that does not redirect.`,
+          status,
+        )
       if (chain.includes(next))
         throw new DownloadError(
           'redirect-loop',
@@ -210,12 +266,16 @@ export async function downloadToFile(
   // failed pipeline has returned and the caller has removed it (a stray temp file), and an await
   // between the response and the pipe would lose bytes that arrived before a cut-off.
   const file = await open(dest, 'wx')
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
+  const deadline = AbortSignal.timeout(deadlineMs)
   let res: IncomingMessage
   let finalUrl: string
   try {
-    ;({ res, url: finalUrl } = await openUrl(url, opts))
+    ;({ res, url: finalUrl } = await openUrl(url, opts, deadline))
   } catch (err) {
     await file.close()
+    if (deadline.aborted) throw deadlineError(url, deadlineMs)
     throw err
   }
   if (isHtmlType(res)) {
@@ -224,6 +284,11 @@ export async function downloadToFile(
     throw htmlError(finalUrl)
   }
   const total = contentLength(res)
+  if (total !== undefined && total > maxBytes) {
+    res.destroy()
+    await file.close()
+    throw tooLargeError(finalUrl, maxBytes)
+  }
   const hash = createHash('sha256')
   let received = 0
   let first = true
@@ -234,6 +299,7 @@ export async function downloadToFile(
         if (isHtml(chunk)) return done(htmlError(finalUrl))
       }
       received += chunk.length
+      if (received > maxBytes) return done(tooLargeError(finalUrl, maxBytes))
       hash.update(chunk)
       opts.onProgress?.(received, total)
       done(null, chunk)
@@ -244,9 +310,10 @@ export async function downloadToFile(
   socket?.setTimeout(opts.timeoutMs, onTimeout)
   const out = file.createWriteStream()
   try {
-    await pipeline(res, meter, out)
+    await pipeline(res, meter, out, { signal: deadline })
   } catch (err) {
     if (err instanceof DownloadError) throw err
+    if (deadline.aborted) throw deadlineError(finalUrl, deadlineMs)
     const e = err as NodeJS.ErrnoException
     if (e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted/i.test(e.message))
       throw truncatedError(finalUrl, received, total)
@@ -263,7 +330,18 @@ export async function downloadToFile(
 
 /** Fetches a small text document (JSON, checksum), at most `maxBytes`. */
 export async function fetchText(url: string, opts: RequestOptions & { maxBytes?: number }): Promise<string> {
-  const { res, url: finalUrl } = await openUrl(url, opts)
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
+  const deadline = AbortSignal.timeout(deadlineMs)
+  let res: IncomingMessage
+  let finalUrl: string
+  try {
+    ;({ res, url: finalUrl } = await openUrl(url, opts, deadline))
+  } catch (err) {
+    if (deadline.aborted) throw deadlineError(url, deadlineMs)
+    throw err
+  }
+  const onDeadline = () => res.destroy(deadlineError(finalUrl, deadlineMs))
+  deadline.addEventListener('abort', onDeadline, { once: true })
   const max = opts.maxBytes ?? 1_000_000
   const chunks: Buffer[] = []
   let size = 0
@@ -292,6 +370,7 @@ export async function fetchText(url: string, opts: RequestOptions & { maxBytes?:
   } finally {
     socket?.setTimeout(0)
     socket?.off('timeout', onTimeout)
+    deadline.removeEventListener('abort', onDeadline)
   }
   if (!res.complete) throw truncatedError(finalUrl, size, contentLength(res))
   return Buffer.concat(chunks).toString('utf8')

@@ -15,11 +15,26 @@ export interface NetOptions {
   env?: NodeJS.ProcessEnv
   timeoutMs: number
   progress?: Progress
+  /** Largest library accepted (--max-size). */
+  maxBytes?: number
+  /** Overall deadline of each download (--deadline). */
+  deadlineMs?: number
+  /** Install even when the mirror publishes no `.sha256` (--allow-no-checksum, ALLONET_ALLOW_NO_CHECKSUM=1). */
+  allowNoChecksum?: boolean
+}
+
+/** Whether the user opted out of the checksum requirement (flag, or ALLONET_ALLOW_NO_CHECKSUM=1). */
+export function checksumOptional(flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (flag) return true
+  const v = (env.ALLONET_ALLOW_NO_CHECKSUM ?? '').trim().toLowerCase()
+  return v === '1' || v === 'true' || v === 'yes'
 }
 
 export interface DownloadedLibrary {
   tmp: string
   url: string
+  /** Where the bytes really came from (after redirects). */
+  from: string
   bytes: number
   sha256: string
   /** Whether a published `.sha256` was checked. */
@@ -41,6 +56,8 @@ export async function downloadLibrary(
     try {
       result = await downloadToFile(url, tmp, {
         timeoutMs: opts.timeoutMs,
+        maxBytes: opts.maxBytes,
+        deadlineMs: opts.deadlineMs,
         onProgress: (n, t) => opts.progress?.update(n, t),
       })
     } finally {
@@ -49,7 +66,11 @@ export async function downloadLibrary(
     let checksum: DownloadedLibrary['checksum'] = 'none published'
     let published: string | undefined
     try {
-      const text = await fetchText(`${url}.sha256`, { timeoutMs: opts.timeoutMs, maxBytes: 4096 })
+      const text = await fetchText(`${url}.sha256`, {
+        timeoutMs: opts.timeoutMs,
+        deadlineMs: opts.deadlineMs,
+        maxBytes: 4096,
+      })
       published = parseSha256File(text)
       if (!published)
         throw new UserError(
@@ -57,6 +78,11 @@ export async function downloadLibrary(
         )
     } catch (err) {
       if (!(err instanceof DownloadError && err.kind === 'not-found')) throw err
+      if (!checksumOptional(opts.allowNoChecksum, opts.env))
+        throw new UserError(
+          `The mirror publishes no checksum for ${url} (${err.url} answered HTTP ${err.status}), so the download cannot be verified; nothing was installed. ` +
+            'Publish <file>.sha256 beside it, build from source with `assist fetch --build`, or accept an unverified library with --allow-no-checksum (or ALLONET_ALLOW_NO_CHECKSUM=1).',
+        )
     }
     if (published !== undefined) {
       if (published !== result.sha256)
@@ -67,7 +93,7 @@ export async function downloadLibrary(
       checksum = 'verified'
     }
     assertLibrary(tmp, p, `The download from ${url}`)
-    return { tmp, url, bytes: result.bytes, sha256: result.sha256, checksum }
+    return { tmp, url, from: result.finalUrl, bytes: result.bytes, sha256: result.sha256, checksum }
   } catch (err) {
     rmSync(tmp, { force: true })
     if (err instanceof DownloadError && err.kind === 'not-found')

@@ -19,6 +19,8 @@ export interface InstanceRecord {
   tag: string
   app: string
   place: string
+  /** The place as counted for --max-per-place. */
+  placeKey: string
   displayName?: string
   pid: number
   startedAt: Date
@@ -38,7 +40,25 @@ export interface InstanceView {
 
 export interface Reservation {
   place: string
+  /** The place as counted for --max-per-place (see placeKey). */
+  key: string
   released: boolean
+}
+
+/**
+ * The place a launch counts against: `alloplace://H.Example.:21337` and `alloplace://h.example:21337`
+ * are one place (host names are case-insensitive, and a trailing dot names the same host). Pure.
+ */
+export function placeKey(href: string): string {
+  const m = /^alloplace:\/\/(\[[^\]]*\]|[^:]*)(:\d+)?$/i.exec(href)
+  if (!m) return href
+  let host = m[1].toLowerCase()
+  if (host.startsWith('[')) {
+    try {
+      host = new URL(`http://${host}/`).hostname // canonical IPv6 (::1 for 0:0::1)
+    } catch {}
+  } else host = host.replace(/\.+$/, '')
+  return `alloplace://${host}${m[2] ?? ''}`
 }
 
 export class Registry {
@@ -65,15 +85,16 @@ export class Registry {
         'Retry-After': '30',
       })
     }
-    const here = this.perPlace.get(place) ?? 0
+    const key = placeKey(place)
+    const here = this.perPlace.get(key) ?? 0
     if (maxPerPlace > 0 && here >= maxPerPlace) {
       throw new HttpError(429, `This place already runs ${here} apps from this server; close one first.`, {
         'Retry-After': '30',
       })
     }
     this.pending++
-    this.perPlace.set(place, here + 1)
-    return { place, released: false }
+    this.perPlace.set(key, here + 1)
+    return { place, key, released: false }
   }
 
   /** Gives back a slot whose launch failed. */
@@ -81,13 +102,13 @@ export class Registry {
     if (r.released) return
     r.released = true
     this.pending--
-    this.dropPlace(r.place)
+    this.dropPlace(r.key)
   }
 
   /** Turns a reservation into a tracked instance; returns its record. */
   add(
     r: Reservation,
-    fields: Omit<InstanceRecord, 'id' | 'tag' | 'pid' | 'startedAt' | 'place'>,
+    fields: Omit<InstanceRecord, 'id' | 'tag' | 'pid' | 'startedAt' | 'place' | 'placeKey'>,
   ): InstanceRecord {
     if (r.released) throw new Error('reservation already released')
     r.released = true
@@ -101,6 +122,7 @@ export class Registry {
       id,
       tag: `${fields.app}#${this.seq}`,
       place: r.place,
+      placeKey: r.key,
       pid: fields.instance.pid,
       startedAt: fields.instance.startedAt,
     }
@@ -113,7 +135,7 @@ export class Registry {
     const record = this.records.get(id)
     if (!record) return
     this.records.delete(id)
-    this.dropPlace(record.place)
+    this.dropPlace(record.placeKey)
   }
 
   get(id: string): InstanceRecord | undefined {

@@ -7,13 +7,29 @@ import { timingSafeEqual } from 'node:crypto'
 import { realpathSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { join } from 'node:path'
 import { UserError } from '../errors.js'
 import { findExecutable } from '../fsutil.js'
-import { describeExit, type ExitInfo, ResidentSpawner, startInstance } from '../launcher.js'
-import { type AppProject, findProject, loadProject } from '../project.js'
+import { hostAllowed, hostRefusal } from '../host-check.js'
+import { allowedEnv } from '../instance-env.js'
+import {
+  describeExit,
+  type ExitInfo,
+  type OutputStream,
+  ResidentSpawner,
+  startInstance,
+} from '../launcher.js'
+import {
+  type AppProject,
+  allonetLibraryPath,
+  BUNDLED_LUAJIT,
+  CONFIG_FILE,
+  findProject,
+  loadProject,
+} from '../project.js'
 import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
-import { resolveLuajit } from '../runtimes/lua.js'
-import { type AppListing, listApps, readInfo, resolveApp } from './apps.js'
+import { resolveBootScript, resolveLuajit } from '../runtimes/lua.js'
+import { type AppListing, checkInsideRoot, listApps, readInfo, resolveApp } from './apps.js'
 import { type GatewayLog, humanLog } from './log.js'
 import { type InstanceRecord, type InstanceView, Registry } from './registry.js'
 import {
@@ -72,8 +88,17 @@ export interface GatewayOptions {
   log?: GatewayLog
   /** Log every line the instances print (default true). */
   logAppOutput?: boolean
-  /** Environment instances inherit (default process.env). */
+  /**
+   * The gateway's environment (default process.env): where LuaJIT is looked up. Instances inherit only
+   * its allow-listed variables (instance-env.ts), plus `appEnv`.
+   */
   env?: NodeJS.ProcessEnv
+  /** Variables every instance gets in addition (serve --env). */
+  appEnv?: Record<string, string>
+  /** Host names, besides localhost and IP addresses, that tokenless /instances answers to (--allowed-host). */
+  allowedHosts?: string[]
+  /** Most simultaneous connections from one client address (0: no limit). Default 256. */
+  maxConnectionsPerAddress?: number
   /**
    * Start instances through a resident LuaJIT spawner (default true), so the gateway never forks
    * itself; false (or no LuaJIT) spawns them from the gateway directly.
@@ -122,6 +147,7 @@ const DEFAULTS = {
   graceMs: 5000,
   maxHeaderBytes: 16_384,
   maxConnections: 1024,
+  maxConnectionsPerAddress: 256,
   headersMs: 10_000,
   requestMs: 15_000,
   keepAliveMs: 5000,
@@ -170,11 +196,11 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-/** Reads the body up to `limit` bytes; rejects with 400 when it is larger. */
+/** Reads the body up to `limit` bytes; rejects with 413 when it is larger. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new HttpError(400, `The request body is too large (limit ${limit} bytes).`))
+    return Promise.reject(new HttpError(413, `The request body is too large (limit ${limit} bytes).`))
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -183,7 +209,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length
       if (size > limit) {
         cleanup()
-        reject(new HttpError(400, `The request body is too large (limit ${limit} bytes).`))
+        reject(new HttpError(413, `The request body is too large (limit ${limit} bytes).`))
         return
       }
       chunks.push(chunk)
@@ -277,8 +303,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
   }
 
-  // The environment instances inherit, read once: copying process.env on every launch is slow.
-  const baseEnv: NodeJS.ProcessEnv = { ...(options.env ?? process.env) }
+  // The environment instances inherit, made once: the gateway's allow-listed variables (never its
+  // secrets such as ASSIST_ADMIN_TOKEN, nor its settings), then the operator's --env additions.
+  const baseEnv: NodeJS.ProcessEnv = { ...allowedEnv(options.env ?? process.env), ...options.appEnv }
+  const allowedHosts = options.allowedHosts ?? []
 
   let draining = false
   const startedAt = Date.now()
@@ -298,6 +326,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const hit = prepared.get(app.dir)
     if (hit && Date.now() - hit.at < SPEC_TTL_MS) return hit
     prepared.delete(app.dir)
+    // Apps-root mode: what the gateway reads must really live inside the root (symlinks included).
+    if (!single) checkInsideRoot(serving, app, [CONFIG_FILE, 'info.json', join('lua', 'main.lua')])
     let project: AppProject
     try {
       project = loadProject(app.dir)
@@ -312,6 +342,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       log.error(`${app.name}: ${(err as Error).message}`, { event: 'launch-failed', app: app.name })
       throw new HttpError(502, `The app "${app.name}" could not be started: its runtime is incomplete.`)
     }
+    // … and so must what it runs: the boot script, the library, a bundled LuaJIT, a start command's
+    // program and files inside the app.
+    if (!single)
+      checkInsideRoot(serving, app, [
+        resolveBootScript(project),
+        allonetLibraryPath(project.root),
+        BUNDLED_LUAJIT,
+        ...template.argv.filter((a) => a !== PLACE_PLACEHOLDER && !a.startsWith('-')),
+      ])
     const entry = { at: Date.now(), project, template }
     prepared.set(app.dir, entry)
     return entry
@@ -320,7 +359,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   /** Exit reports held back by `onExit`, flushed (as stopped) when the gateway drains. */
   const pendingReports = new Map<ReturnType<typeof setTimeout>, () => void>()
 
-  function onExit(record: InstanceRecord, exit: ExitInfo): void {
+  function onExit(record: InstanceRecord, exit: ExitInfo, errorLines: ErrorLines): void {
     clearTimeout(lifetimeTimers.get(record.id))
     lifetimeTimers.delete(record.id)
     registry.remove(record.id)
@@ -331,16 +370,21 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (exit.signal === 'SIGTERM' && !exit.stopped && !draining) {
       const report = () => {
         pendingReports.delete(timer)
-        reportExit(record, exit, running)
+        reportExit(record, exit, running, errorLines)
       }
       const timer = setTimeout(report, SIGTERM_ATTRIBUTION_MS)
       pendingReports.set(timer, report)
     } else {
-      reportExit(record, exit, running)
+      reportExit(record, exit, running, errorLines)
     }
   }
 
-  function reportExit(record: InstanceRecord, exitInfo: ExitInfo, running: number): void {
+  function reportExit(
+    record: InstanceRecord,
+    exitInfo: ExitInfo,
+    running: number,
+    errorLines: ErrorLines,
+  ): void {
     const exit = draining && exitInfo.signal === 'SIGTERM' ? { ...exitInfo, stopped: true } : exitInfo
     const lifetime = (exit.lifetimeMs / 1000).toFixed(1)
     const how = describeExit(exit)
@@ -358,9 +402,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     if (!exit.stopped && exit.code !== 0) {
       const tail = record.instance.tail().slice(-5)
-      // One line per event: the last output lines are quoted and joined on the same line.
-      const shown = tail.map((l) => JSON.stringify(l)).join(' | ')
-      log.warn(tail.length ? `${line}; last output: ${shown}` : line, { ...fields, tail })
+      const errors = errorLines.lines()
+      log.warn(`${line}${crashSummary(errors, tail)}`, { ...fields, tail, error_lines: errors })
     } else {
       log.info(line, fields)
     }
@@ -375,6 +418,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     const bootArgs = checkBootArgs(await readBody(req, maxBody))
     if (draining) throw new HttpError(503, 'This app server is shutting down; try again in a minute.')
     const reservation = registry.reserve(place)
+    const errorLines = new ErrorLines()
     let record: InstanceRecord
     try {
       const { project, template } = prepare(app)
@@ -384,6 +428,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       }
       let tagRef = project.name
       let idRef = ''
+      const errors = errorLines
       const instance = await startInstance({
         spec,
         tag: project.name,
@@ -391,10 +436,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         identity,
         baseEnv,
         spawner,
-        onLine: logAppOutput
-          ? (line, stream) =>
-              log.info(`[${tagRef}] ${line}`, { event: 'output', instance: idRef, app: project.name, stream })
-          : undefined,
+        onLine: (line, stream) => {
+          // The lines that carry an error, kept for the crash summary (the last lines are often noise).
+          errors.add(line, stream)
+          if (logAppOutput)
+            log.info(`[${tagRef}] ${line}`, { event: 'output', instance: idRef, app: project.name, stream })
+        },
       }).catch((err: Error) => {
         log.error(`${project.name}: ${err.message}`, { event: 'launch-failed', app: project.name })
         throw new HttpError(502, `The app "${project.name}" could not be started.`)
@@ -423,7 +470,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         running: registry.size,
       },
     )
-    record.instance.exited.then((exit) => onExit(record, exit))
+    record.instance.exited.then((exit) => onExit(record, exit, errorLines))
     if (maxLifetimeMs > 0) {
       const timer = setTimeout(() => {
         log.info(`${record.tag} reached the lifetime limit; stopping it`, {
@@ -456,6 +503,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     if (!isLoopback(req.socket.remoteAddress) || proxied) {
       throw new HttpError(403, 'Instances can only be listed from this machine, or with --admin-token.')
     }
+    // A page on another site can reach 127.0.0.1 through DNS rebinding; its Host is still its own name.
+    // (With a token there is nothing to rebind to: a browser never sends the Authorization header by itself.)
+    if (!hostAllowed(req.headers.host, allowedHosts)) throw new HttpError(403, hostRefusal(req.headers.host))
   }
 
   function health(res: ServerResponse): void {
@@ -512,22 +562,21 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (overLimit.has(req.socket)) {
+      req.socket.destroy()
+      return
+    }
     const work = route(req, res).catch((err: unknown) => {
       if (res.headersSent) return
       if (err instanceof HttpError) {
         // A body we did not read: answer, then close rather than read it all.
         if (!req.complete) res.setHeader('Connection', 'close')
         json(res, err.status, errorBody(err.message), err.headers)
-        if (err.status >= 500)
-          log.warn(`${req.method} ${req.url}: ${err.status} ${err.message}`, {
-            event: 'refused',
-            status: err.status,
-          })
-        else
-          log.info(`${req.method} ${req.url}: ${err.status} ${err.message}`, {
-            event: 'refused',
-            status: err.status,
-          })
+        const why = err.detail ? ` (${err.detail})` : ''
+        const fields = { event: 'refused', status: err.status, ...(err.detail ? { reason: err.detail } : {}) }
+        if (err.status >= 500 || err.detail)
+          log.warn(`${req.method} ${req.url}: ${err.status} ${err.message}${why}`, fields)
+        else log.info(`${req.method} ${req.url}: ${err.status} ${err.message}`, fields)
         return
       }
       log.error(`internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}`, {
@@ -554,6 +603,35 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   server.requestTimeout = t.requestMs
   server.keepAliveTimeout = t.keepAliveMs
   server.maxConnections = options.maxConnections ?? DEFAULTS.maxConnections
+  // One client address may hold only so many connections, so it cannot use up maxConnections and take
+  // /health (and every launch) offline for everyone else.
+  const perAddressMax = options.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress
+  const perAddress = new Map<string, number>()
+  const overLimit = new WeakSet<Socket>()
+  if (perAddressMax > 0) {
+    server.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress ?? ''
+      const n = (perAddress.get(address) ?? 0) + 1
+      if (n > perAddressMax) {
+        overLimit.add(socket)
+        socket.end(
+          rawError(
+            503,
+            'Service Unavailable',
+            `Too many connections from your address (limit ${perAddressMax}); close some and try again.`,
+          ),
+          () => socket.destroy(),
+        )
+        return
+      }
+      perAddress.set(address, n)
+      socket.once('close', () => {
+        const left = (perAddress.get(address) ?? 1) - 1
+        if (left <= 0) perAddress.delete(address)
+        else perAddress.set(address, left)
+      })
+    })
+  }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy()
@@ -661,6 +739,48 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     server,
     spawnerPid: () => spawner?.pid,
   }
+}
+
+/** Lines that name an error, whichever stream they came on (Lua's `file.lua:12: …` included). */
+const ERROR_LINE = /\b(error|exception|fatal|panic|failed|unexpected|not found)\b|^(\S+: )?\S+\.lua:\d+:/i
+/** Stack trace headers and frames (Lua, Python): where, not what — left out of the summary. */
+const TRACE_LINE =
+  /^(stack traceback:|Traceback \(most recent call last\):)$|^\s+(\[C\]:|\(tail call\)|\.\.\.|[^\s:]+:\d+: in |File ".*", line \d+)|^\s*$/
+/** Most error lines quoted in a crash summary. */
+const CRASH_ERROR_LINES = 5
+
+/**
+ * The lines of an instance's output that carry its error, for the crash summary: lines naming an
+ * error (on either stream) first, then other stderr lines; stack trace frames are left out.
+ */
+export class ErrorLines {
+  private readonly named: string[] = []
+  private readonly other: string[] = []
+
+  add(line: string, stream: OutputStream): void {
+    if (TRACE_LINE.test(line)) return
+    const into = ERROR_LINE.test(line) ? this.named : stream === 'stderr' ? this.other : undefined
+    if (!into) return
+    into.push(line)
+    if (into.length > CRASH_ERROR_LINES) into.shift()
+  }
+
+  lines(): string[] {
+    return [...this.named, ...this.other].slice(0, CRASH_ERROR_LINES)
+  }
+}
+
+/**
+ * The end of the one-line crash report (pure): the lines that carry the error (stderr, lines naming an
+ * error) first, then the last lines not already shown, each quoted.
+ */
+export function crashSummary(errorLines: string[], tail: string[]): string {
+  const quote = (lines: string[]) => lines.map((l) => JSON.stringify(l)).join(' | ')
+  const rest = tail.filter((l) => !errorLines.includes(l) && !TRACE_LINE.test(l))
+  let out = ''
+  if (errorLines.length) out += `; error output: ${quote(errorLines)}`
+  if (rest.length) out += `; last output: ${quote(rest)}`
+  return out
 }
 
 /** The one line `assist serve` prints once it listens (pure). */

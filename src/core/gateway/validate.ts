@@ -7,12 +7,15 @@ import { parsePlaceUrl } from '../urls.js'
 export class HttpError extends Error {
   readonly status: number
   readonly headers: Record<string, string>
+  /** Why, for the operator's log only (never sent to the client). */
+  readonly detail?: string
 
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+  constructor(status: number, message: string, headers: Record<string, string> = {}, detail?: string) {
     super(message)
     this.name = 'HttpError'
     this.status = status
     this.headers = headers
+    this.detail = detail
   }
 }
 

@@ -3,6 +3,7 @@
  * start it, print its URL, optionally open the browser. Heavy parts load lazily.
  */
 import { UserError } from '../errors.js'
+import { normalizeAllowedHost } from '../host-check.js'
 import type { Reporter } from '../output.js'
 import type { Place } from '../place/place.js'
 
@@ -11,6 +12,8 @@ export interface ViewFlags {
   port?: number
   /** Open the page in the default browser. */
   open?: boolean
+  /** Host names besides localhost and IP addresses the view answers to (--allowed-host). */
+  allowedHosts?: string[]
 }
 
 export interface AttachedView {
@@ -30,6 +33,7 @@ export async function attachView(place: Place, flags: ViewFlags, reporter: Repor
   const view = await startPlaceView({
     place,
     port: flags.port ?? 0,
+    allowedHosts: (flags.allowedHosts ?? []).map((h) => normalizeAllowedHost(h)),
     onError: (m) => reporter.warn(m),
   })
   if (flags.open) {

@@ -256,6 +256,8 @@ export interface PlaceViewOptions {
   transport?: Transport
   staticDir?: string
   onError?: (message: string) => void
+  /** Host names besides localhost and IP addresses the view answers to. */
+  allowedHosts?: string[]
 }
 
 export interface PlaceView extends ViewServer {
@@ -273,6 +275,7 @@ export async function startPlaceView(opts: PlaceViewOptions): Promise<PlaceView>
     port: opts.port,
     staticDir: opts.staticDir,
     onError: opts.onError,
+    allowedHosts: opts.allowedHosts,
   })
   return {
     ...server,

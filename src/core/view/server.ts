@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { UserError } from '../errors.js'
+import { hostAllowed, hostRefusal } from '../host-check.js'
 import { isMatrix } from '../matrix.js'
 import {
   type ClientMessage,
@@ -78,6 +79,8 @@ export interface ViewServerOptions {
   staticDir?: string
   /** Interactions kept for pages that connect later. */
   logSize?: number
+  /** Host names, besides localhost and IP addresses, the page and socket answer to (--allowed-host). */
+  allowedHosts?: string[]
   onError?: (message: string) => void
 }
 
@@ -122,6 +125,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   const staticDir = opts.staticDir ?? defaultStaticDir()
   const logSize = opts.logSize ?? 500
   const onError = opts.onError ?? (() => {})
+  const allowedHosts = opts.allowedHosts ?? []
   if (!existsSync(join(staticDir, 'index.html'))) {
     throw new UserError(
       `The web view's page is missing (${join(staticDir, 'index.html')}): run "npm run build" to bundle it.`,
@@ -142,6 +146,13 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   })
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: another site's page that made its own name resolve to 127.0.0.1 still sends it.
+    if (!hostAllowed(req.headers.host, allowedHosts)) {
+      res
+        .writeHead(403, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`${hostRefusal(req.headers.host)}\n`)
+      return
+    }
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end()
@@ -197,11 +208,13 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   }
 
   // Only the page itself may connect: a browser sends the page's origin, and another site's
-  // page (which could otherwise poke the world through localhost) has a different one.
+  // page (which could otherwise poke the world through localhost) has a different one; a page that
+  // rebound its own name to 127.0.0.1 has a matching origin, but a Host that is not ours.
   const wss: WebSocketServer = new WSS({
     server: http,
     path: '/ws',
-    verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) => sameOrigin(origin, req),
+    verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) =>
+      hostAllowed(req.headers.host, allowedHosts) && sameOrigin(origin, req),
   })
   // The HTTP server's errors (a busy port) are re-emitted here; the listen below reports them.
   wss.on('error', () => {})
@@ -424,7 +437,8 @@ export function isClientMessage(m: unknown): m is ClientMessage {
 export function sameOrigin(origin: string | undefined, req: IncomingMessage): boolean {
   if (!origin) return true
   try {
-    return new URL(origin).host === req.headers.host
+    // Both through the URL parser, so case and default ports compare equal.
+    return new URL(origin).host === new URL(`http://${req.headers.host ?? ''}`).host
   } catch {
     return false
   }

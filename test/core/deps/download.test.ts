@@ -1,11 +1,12 @@
 /** downloadToFile / fetchText against a real local HTTP server: one clear error per failure. */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
+import https from 'node:https'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { DownloadError, downloadToFile, fetchText, parseSha256File } from '../../../src/core/deps/download.js'
 import { tempDir } from '../../helpers/app.js'
-import { type Mirror, sha256, startMirror } from '../../helpers/mirror.js'
+import { type Mirror, selfSignedCert, sha256, startMirror } from '../../helpers/mirror.js'
 
 let m: Mirror
 before(async () => {
@@ -102,4 +103,80 @@ test('sha256 files as sha256sum writes them', () => {
   assert.equal(parseSha256File(`${h}  liballonet.so\n`), h)
   assert.equal(parseSha256File(h.toUpperCase()), h)
   assert.equal(parseSha256File('nope'), undefined)
+})
+
+test('a redirect to file: or ftp: is refused with our one-line message (issue 20, info)', async () => {
+  m.set('/to-file', { kind: 'redirect', to: 'file:///etc/passwd' })
+  m.set('/to-ftp', { kind: 'redirect', to: 'ftp://127.0.0.1/lib.so' })
+  await fails(
+    `${m.url}/to-file`,
+    'bad-redirect',
+    /^Refusing the redirect from .*\/to-file to file:\/\/\/etc\/passwd: only http and https/,
+  )
+  await fails(`${m.url}/to-ftp`, 'bad-redirect', /to ftp:\/\/127\.0\.0\.1\/lib\.so: only http and https/)
+})
+
+test('a body larger than the cap is refused, with or without Content-Length (issue 20 #5)', async () => {
+  m.set('/endless', { kind: 'stream', bytes: 3 * 1024 * 1024 })
+  m.set('/declared', { kind: 'file', body: Buffer.alloc(2 * 1024 * 1024, 1) })
+  const out = dest()
+  await assert.rejects(
+    downloadToFile(`${m.url}/endless`, out, { timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
+    (err: Error) =>
+      err instanceof DownloadError &&
+      err.kind === 'too-large' &&
+      /larger than 1048576 bytes.*--max-size MB/.test(err.message),
+  )
+  assert.ok(!existsSync(out) || readFileSync(out).length <= 1024 * 1024, 'it stopped at the cap')
+  await assert.rejects(
+    downloadToFile(`${m.url}/declared`, dest(), { timeoutMs: 10_000, maxBytes: 1024 * 1024 }),
+    (err: Error) => err instanceof DownloadError && err.kind === 'too-large',
+  )
+})
+
+// The test's own timeout only keeps a regression (no deadline: the drip never ends) from hanging the run.
+test('a drip that never trips the idle timeout still ends at the overall deadline (issue 20 #5)', {
+  timeout: 60_000,
+}, async () => {
+  m.set('/drip', { kind: 'drip', everyMs: 100 })
+  // The idle timeout (10 s) never fires: a byte comes every 100 ms. Only the deadline can end it.
+  await assert.rejects(
+    downloadToFile(`${m.url}/drip`, dest(), { timeoutMs: 10_000, deadlineMs: 1500 }),
+    (err: Error) =>
+      err instanceof DownloadError &&
+      err.kind === 'deadline' &&
+      /longer than 1\.5 s in all.*--deadline/.test(err.message),
+  )
+  await assert.rejects(
+    fetchText(`${m.url}/drip`, { timeoutMs: 10_000, deadlineMs: 1500 }),
+    (err: Error) => err instanceof DownloadError && err.kind === 'deadline',
+  )
+})
+
+test('https never follows a redirect down to http (issue 20 #2), over a real TLS server', async () => {
+  const { key, cert } = selfSignedCert()
+  const tls = await startMirror({ tls: { key, cert } })
+  // Trust the self-signed certificate the way a private CA would be trusted.
+  const previous = https.globalAgent.options.ca
+  https.globalAgent.options.ca = cert
+  try {
+    tls.file('/ok.bin', body)
+    tls.set('/down', { kind: 'redirect', to: `${m.url}/plain.bin` })
+    tls.set('/up', { kind: 'redirect', to: `${tls.url}/ok.bin` })
+    m.file('/plain.bin', body)
+    m.set('/to-https', { kind: 'redirect', to: `${tls.url}/ok.bin` })
+    await fails(
+      `${tls.url}/down`,
+      'insecure-redirect',
+      /Refusing the redirect from https:\/\/.*\/down to plain-http http:\/\/.*\/plain\.bin/,
+    )
+    assert.equal(m.hits.includes('/plain.bin'), false, 'the plain-http URL was never asked')
+    const same = await downloadToFile(`${tls.url}/up`, dest(), { timeoutMs: 10_000 })
+    assert.equal(same.finalUrl, `${tls.url}/ok.bin`)
+    const upgraded = await downloadToFile(`${m.url}/to-https`, dest(), { timeoutMs: 10_000 })
+    assert.equal(upgraded.finalUrl, `${tls.url}/ok.bin`, 'http → https is fine')
+  } finally {
+    https.globalAgent.options.ca = previous
+    await tls.close()
+  }
 })

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { isUserError } from '../../../src/core/errors.js'
@@ -211,6 +212,69 @@ describe('view server: who may connect', () => {
       assert.equal(await outcome(), 'snapshot')
       assert.equal(await outcome(server.url.slice(0, -1)), 'snapshot')
       assert.equal(await outcome('http://evil.example'), 'http 401')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('view server: DNS rebinding (issue 20 #3)', () => {
+  it('answers the page and the socket only under localhost, IP addresses and --allowed-host names', async () => {
+    const staticDir = tempDir('assist-view-static-')
+    writeFile(`${staticDir}/index.html`, '<!doctype html><title>view</title>')
+    const world = new RecordedWorld(
+      JSON.parse(readFileSync(fixture('world-state-template-app.json'), 'utf8')),
+    )
+    const server = await startViewServer({
+      world,
+      hand: new RecordingHand(),
+      staticDir,
+      allowedHosts: ['view.example'],
+    })
+    const port = server.port
+    const wsUrl = `ws://127.0.0.1:${port}/ws`
+    // The attack: evil.example now resolves to 127.0.0.1, so the browser sends its own name as Host
+    // and, from the rebound page, a matching Origin.
+    const socket = (host: string, origin?: string) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(wsUrl, { headers: { host }, ...(origin ? { origin } : {}) })
+        ws.once('message', () => {
+          resolve('snapshot')
+          ws.close()
+        })
+        ws.once('unexpected-response', (_req, res) => resolve(`http ${res.statusCode}`))
+        ws.once('error', () => resolve('error'))
+      })
+    const page = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
+          let body = ''
+          res.on('data', (d) => {
+            body += d
+          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    try {
+      const evil = `evil.example:${port}`
+      assert.equal(await socket(evil, `http://${evil}`), 'http 401', 'the rebound socket is refused')
+      assert.equal(await socket(evil), 'http 401', 'also without an Origin')
+      const refused = await page(evil)
+      assert.equal(refused.status, 403)
+      assert.match(refused.body, /Refused Host "evil\.example:\d+".*--allowed-host/)
+      assert.doesNotMatch(refused.body, /<title>view/)
+
+      for (const host of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        `[::1]:${port}`,
+        `View.Example.:${port}`,
+      ]) {
+        assert.equal((await page(host)).status, 200, host)
+        assert.equal(await socket(host, `http://${host}`), 'snapshot', host)
+      }
     } finally {
       await server.close()
     }
