@@ -127,7 +127,7 @@ export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
     for (const prefix of TMP_PREFIXES) {
       if (isUnder(path, prefix))
         throw new UserError(
-          `${what === 'node' ? 'The node running this' : 'This assist'} (${path}) lives under ${prefix}, which the service cannot see (PrivateTmp=) and which is cleaned on reboot; install assist outside ${prefix} (e.g. npm install -g allo-assist) and run generate from there.`,
+          `${what === 'node' ? 'The node running this' : 'This assist'} (${path}) lives under ${prefix}, which the service cannot see (PrivateTmp=) and which is cleaned on reboot; install assist outside ${prefix} (e.g. a checkout in /opt linked with npm link) and run generate from there.`,
         )
     }
   }
