@@ -204,6 +204,10 @@ describe('resident spawner', () => {
     assert.deepEqual(
       got,
       [
+        // the launcher's own: how to ask it to leave, its token, and who its parent is (the spawner)
+        'ALLO_ASSIST_LEAVE=stdin',
+        `ALLO_ASSIST_INSTANCE=${inst.token}`,
+        `ALLO_ASSIST_PARENT_PID=${spawner.pid}`,
         'ALLO_APP_BOOTED_BY_IDENTITY={\\n\t"display_name": "ü"\\n}',
         'ALLO_APP_BOOT_ARGS={\n\t"a": 1\n}',
         'EMPTY=',
