@@ -75,6 +75,15 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       description:
         'LuaJIT binary for Lua apps (default: ALLO_LUAJIT, allo/deps/luajit-bin/luajit, then PATH)',
     }),
+    'poll-fix': Flags.boolean({
+      description:
+        'Convert alloui\'s Client:poll timeout to the milliseconds liballonet expects, so idle Lua instances sleep instead of spinning (--no-poll-fix, ALLO_ASSIST_POLL_FIX=0 or "pollFix": false in an app\'s alloapp.json: pass it unchanged)',
+      default: true,
+      allowNo: true,
+    }),
+    verbose: Flags.boolean({
+      description: 'Also log how apps are started (e.g. whether the poll fix is on)',
+    }),
   }
 
   async run(): Promise<void> {
@@ -91,6 +100,8 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       maxBodyBytes: flags['max-body'],
       graceMs: flags.grace,
       luajit: flags.luajit,
+      pollFix: flags['poll-fix'],
+      verbose: flags.verbose,
       log,
     })
     const line = listeningLine(gateway, flags.host)
