@@ -57,8 +57,9 @@ export interface DoctorOptions {
  */
 export function allouiPollUnits(clientLua: string): 'seconds' | 'milliseconds' | undefined {
   const m = /function\s+Client[:.]poll\s*\(([^)]*)\)([\s\S]*?)\n\s*end\b/.exec(clientLua)
-  if (!m || !m[2].includes('alloclient_poll')) return undefined
-  return /1000|1e3|_ms\b/.test(m[2]) ? 'milliseconds' : 'seconds'
+  const body = m?.[2]
+  if (!body?.includes('alloclient_poll')) return undefined
+  return /1000|1e3|_ms\b/.test(body) ? 'milliseconds' : 'seconds'
 }
 
 function allouiPollCheck(root: string, env: NodeJS.ProcessEnv): Check | undefined {

@@ -504,8 +504,8 @@ export class Place extends EventEmitter<PlaceEvents> {
     for (const a of [...this.agents]) {
       if (a.identity?.assist_instance !== token) continue
       a.closing = true
+      this.dropAgent(a, 'exited') // first: disconnectNow reports the peer gone at once
       a.peer.disconnectNow(0)
-      this.dropAgent(a, 'exited')
       n++
     }
     return n

@@ -11,7 +11,9 @@
 --     off with ALLO_ASSIST_POLL_FIX=0 (assist's --no-poll-fix);
 --   * a request to leave: end of file on stdin (ALLO_ASSIST_LEAVE=stdin) ends alloui's run loop the
 --     way App:quit() does, so alloui disconnects from the place before the process exits;
---   * on Linux, the process gets SIGINT when its parent (assist, or serve's spawner) dies;
+--   * on Linux, the process gets SIGINT when its parent (assist, or serve's spawner) dies, which
+--     alloui's run loop catches and leaves the place; SIGPIPE is ignored so that printing to the
+--     dead parent's pipe does not kill it first;
 --   * ends alloui hides are reported in the exit status: 80 = alloui caught an error in the app,
 --     81 = the place ended the connection (lost, or refused the app). A leave asked for exits 0;
 --   * the place is told which launch an agent came from: "assist_instance" (ALLO_ASSIST_INSTANCE) is
@@ -35,7 +37,15 @@ local getenv = os.getenv
 -- 1. Die with the parent. Linux: PR_SET_PDEATHSIG (1) with SIGINT (2), which LuaJIT turns into an
 --    "interrupted!" error that alloui's run loop catches before it disconnects. The parent may have
 --    died before prctl: then it is no longer our parent, and there is nobody left to run for.
+-- A write to a stdout nobody reads any more (the parent died) fails instead of killing the app
+-- before it could leave the place.
 local parentPid = tonumber(getenv('ALLO_ASSIST_PARENT_PID') or '')
+if ffi.os ~= 'Windows' then
+  pcall(function()
+    ffi.cdef('typedef void (*assist_sighandler_t)(int); assist_sighandler_t signal(int signum, assist_sighandler_t handler);')
+    ffi.C.signal(13, ffi.cast('assist_sighandler_t', 1)) -- SIGPIPE, SIG_IGN
+  end)
+end
 if ffi.os == 'Linux' then
   pcall(ffi.cdef, 'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);')
   pcall(ffi.cdef, 'int getppid(void);')
