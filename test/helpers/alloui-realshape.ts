@@ -16,7 +16,9 @@
  *
  * The app (lua/main.lua) announces with a button entity and answers pokes; TEST_APP_MODE selects
  * behaviour: "crash-on-poke" (an error in the poke handler), "ignore-leave" (its own loop, which
- * never ends), "hz=N" (App:run(N)).
+ * never ends), "hz=N" (App:run(N)), "exit-after-connect" (os.exit(3) once connected: no goodbye),
+ * "error-after-connect-once" (an error once connected, only while the file $TEST_CRASH_MARKER does
+ * not exist; it creates it).
  */
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
@@ -249,7 +251,18 @@ local mode = os.getenv("TEST_APP_MODE") or ""
 local client = Client(arg[2], "realshape")
 local app = ui.App(client)
 app.mainView = ui.View("realshapeview001")
-function app:onConnected() print("connected as " .. client.avatar_id) end
+function app:onConnected()
+  print("connected as " .. client.avatar_id)
+  if mode == "exit-after-connect" then os.exit(3) end -- a hard crash: no goodbye
+  if mode == "error-after-connect-once" then
+    local marker = assert(os.getenv("TEST_CRASH_MARKER"), "TEST_CRASH_MARKER not set")
+    local f = io.open(marker, "r")
+    if f then f:close() else
+      io.open(marker, "w"):close()
+      error("boom right after connecting")
+    end
+  end
+end
 function app:onPoke(inter)
   print("poked by " .. inter.sender_entity_id)
   if mode == "crash-on-poke" then error("boom in the poke handler") end

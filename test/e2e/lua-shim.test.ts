@@ -1,0 +1,136 @@
+/**
+ * Issues 18 and 19 end to end: the built CLI (`assist run`, `assist serve`) starting a Lua app on the
+ * real-shaped stand-in alloui (test/helpers/alloui-realshape.ts: real luajit, a C liballonet built
+ * here on the real C ENet library) connected over real UDP to a place. Needs luajit, cc, libenet.
+ */
+import assert from 'node:assert/strict'
+import { appendFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import type { AgentEvent } from '../../src/core/place/place.js'
+import { makeRealshapeApp } from '../helpers/alloui-realshape.js'
+import { tempDir } from '../helpers/app.js'
+import { CliProcess, killAllCli, runCli } from '../helpers/cli.js'
+import { launch, waitUntil } from '../helpers/gateway.js'
+import { startTestPlace } from '../helpers/place.js'
+
+const disconnectLine = /\[place\][^\n]*- disconnected[^\n]*realshape[^\n]*/g
+
+/** The built-in place's "disconnected" lines about the app, in order. */
+function goodbyes(p: CliProcess): string[] {
+  return p.output.match(disconnectLine) ?? []
+}
+
+describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
+  after(killAllCli)
+
+  test('run: on a save, rs and Ctrl-C the old instance leaves the built-in place with a DISCONNECT before the next starts', async () => {
+    const root = makeRealshapeApp()
+    const p = new CliProcess(['run', '--no-view'], { cwd: root })
+    await p.waitFor(/connected as [a-y]+/)
+    // A print appears while the app runs.
+    assert.match(p.stdout, /\[realshape\] connected as [a-y]+/)
+
+    appendFileSync(join(root, 'lua/main.lua'), '-- edit\n')
+    await p.waitFor((o) => (o.match(/connected as [a-y]+/g) ?? []).length === 2)
+    p.write('rs\n')
+    await p.waitFor((o) => (o.match(/connected as [a-y]+/g) ?? []).length === 3)
+    p.signal('SIGINT')
+    const { code } = await p.closed
+    const lines = goodbyes(p)
+    assert.equal(lines.length, 3, p.output)
+    for (const l of lines) assert.doesNotMatch(l, /timed out|process exited/, l)
+    // Each goodbye came before the restart that replaced it.
+    const out = p.output
+    assert.ok(out.indexOf(lines[0]) < out.indexOf('lua/main.lua changed, restarted'), out)
+    assert.ok(out.lastIndexOf('Exiting realshape') > out.indexOf('restarted by hand'), out)
+    assert.equal(code, 0, 'a stop assist asked for is not a failure')
+  })
+
+  test("run: a crashing app's entities leave the built-in place the moment its process exits", async () => {
+    const root = makeRealshapeApp()
+    const p = new CliProcess(['run', '--no-view'], {
+      cwd: root,
+      env: { TEST_APP_MODE: 'exit-after-connect' },
+    })
+    await p.waitFor(/exited with code 3/)
+    await p.waitFor(disconnectLine)
+    assert.match(goodbyes(p)[0], /disconnected \(its process exited\)[^\n]*removed [1-9]\d* entit/)
+    p.signal('SIGTERM')
+    await p.closed
+  })
+
+  test('run --restart-on-crash restarts after an error alloui caught (exit 80); --no-watch exits non-zero with it', async () => {
+    const root = makeRealshapeApp()
+    const p = new CliProcess(['run', '--no-view', '--restart-on-crash'], {
+      cwd: root,
+      env: { TEST_APP_MODE: 'error-after-connect-once', TEST_CRASH_MARKER: join(tempDir(), 'crashed') },
+    })
+    await p.waitFor(/exited with code 80 \(error in the app\)/)
+    await p.waitFor(/Restarting in/)
+    await p.waitFor((o) => (o.match(/connected as [a-y]+/g) ?? []).length === 2, 30_000)
+    p.signal('SIGTERM')
+    await p.closed
+
+    const again = makeRealshapeApp()
+    const r = await runCli(['run', '--no-view', '--no-watch'], {
+      cwd: again,
+      env: { TEST_APP_MODE: 'error-after-connect-once', TEST_CRASH_MARKER: join(tempDir(), 'crashed') },
+    })
+    assert.notEqual(r.code, 0)
+    assert.match(r.stdout + r.stderr, /boom right after connecting/)
+    assert.match(r.stdout + r.stderr, /exited with code 80 \(error in the app\)/)
+  })
+
+  test('run --restart-on-crash covers a place that restarts (the app lost it: exit 81)', async () => {
+    const first = await startTestPlace(undefined)
+    const port = first.place.port
+    const root = makeRealshapeApp()
+    const p = new CliProcess(['run', first.place.url, '--restart-on-crash'], { cwd: root })
+    let second: Awaited<ReturnType<typeof startTestPlace>> | undefined
+    try {
+      await p.waitFor(/connected as [a-y]+/)
+      await first.place.close()
+      await p.waitFor(/exited with code 81 \(lost the place\)/)
+      second = await startTestPlace(undefined, { port })
+      const place = second.place
+      await waitUntil(() => place.agentList().some((a) => a.announced), 'the app came back', 30_000)
+    } finally {
+      p.signal('SIGTERM')
+      await p.closed
+      await second?.place.close()
+    }
+  })
+
+  test('serve: a drain makes each instance leave the place with a DISCONNECT', async () => {
+    const { place } = await startTestPlace(undefined)
+    const events: AgentEvent[] = []
+    place.on('agent', (e) => events.push(e))
+    const root = makeRealshapeApp()
+    const p = new CliProcess(['serve', '--port', '0', '--host', '127.0.0.1', '--verbose'], { cwd: root })
+    try {
+      await p.waitFor(/listening on (http:\/\/\S+?\/)/, 30_000)
+      assert.match(p.output, /poll fix on/)
+      const url = (/listening on (http:\/\/\S+?\/)/.exec(p.output) as RegExpExecArray)[1]
+      for (let i = 0; i < 2; i++)
+        assert.equal((await launch(url, { headers: { 'x-alloverse-server': place.url } })).status, 200)
+      await waitUntil(() => events.filter((e) => e.kind === 'announced').length === 2, 'both announced')
+      p.signal('SIGTERM')
+      await p.closed
+      const gone = events.filter((e) => e.kind === 'disconnected') as Array<
+        Extract<AgentEvent, { kind: 'disconnected' }>
+      >
+      assert.deepEqual(
+        gone.map((e) => e.reason),
+        ['disconnect', 'disconnect'],
+      )
+      assert.deepEqual(
+        place.snapshot().entities.filter((e) => e.owner),
+        [],
+        'nothing an app spawned remains',
+      )
+    } finally {
+      await place.close()
+    }
+  })
+})
