@@ -7,13 +7,18 @@ import assert from 'node:assert/strict'
 import { appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { startInstance } from '../../src/core/launcher.js'
 import type { AgentEvent } from '../../src/core/place/place.js'
+import { loadProject } from '../../src/core/project.js'
+import { launchSpecFor } from '../../src/core/runtimes/index.js'
 import { makeRealshapeApp } from '../helpers/alloui-realshape.js'
 import { tempDir } from '../helpers/app.js'
 import { CliProcess, killAllCli, runCli } from '../helpers/cli.js'
 import { launch, waitUntil } from '../helpers/gateway.js'
 import { startTestPlace } from '../helpers/place.js'
 
+const HELLO = fileURLToPath(new URL('../../examples/hello', import.meta.url))
 const disconnectLine = /\[place\][^\n]*- disconnected[^\n]*realshape[^\n]*/g
 
 /** The built-in place's "disconnected" lines about the app, in order. */
@@ -129,6 +134,34 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
         [],
         'nothing an app spawned remains',
       )
+    } finally {
+      await place.close()
+    }
+  })
+
+  test('examples/hello (a non-Lua app) follows the contract: it leaves when its stdin closes, before any signal', async () => {
+    const { place } = await startTestPlace(undefined)
+    const events: AgentEvent[] = []
+    place.on('agent', (e) => events.push(e))
+    try {
+      const project = loadProject(HELLO)
+      const out: string[] = []
+      const inst = await startInstance({
+        spec: launchSpecFor(project, place.url),
+        tag: 'hello',
+        onLine: (l) => out.push(l),
+      })
+      await waitUntil(() => out.some((l) => /is up in/.test(l)), 'hello is up')
+      // No SIGTERM for ten minutes: only the closed stdin can end it before the test's own timeout.
+      const exit = await inst.stop(1000, 600_000)
+      assert.deepEqual([exit.code, exit.signal], [0, null], out.join('\n'))
+      const gone = events.find((e) => e.kind === 'disconnected') as Extract<
+        AgentEvent,
+        { kind: 'disconnected' }
+      >
+      assert.equal(gone?.reason, 'disconnect')
+      const announced = events.find((e) => e.kind === 'announced')
+      assert.equal((announced?.agent.identity as Record<string, unknown>).assist_instance, inst.token)
     } finally {
       await place.close()
     }
