@@ -166,4 +166,17 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
       await place.close()
     }
   })
+
+  test("doctor says the app's alloui passes seconds and that assist compensates; with the fix off it is a failed check with the fix", async () => {
+    const root = makeRealshapeApp()
+    const on = await runCli(['doctor'], { cwd: root })
+    assert.match(
+      on.stdout,
+      /✓ alloui poll +Client:poll passes seconds to alloclient_poll, which takes milliseconds[^\n]*; assist converts them/,
+    )
+    const off = await runCli(['doctor'], { cwd: root, env: { ALLO_ASSIST_POLL_FIX: '0' } })
+    assert.match(off.stdout, /✗ alloui poll [^\n]*the poll fix is off \(ALLO_ASSIST_POLL_FIX=0\)/)
+    assert.match(off.stdout, /fix: turn it back on: drop ALLO_ASSIST_POLL_FIX=0 from the environment/)
+    assert.notEqual(off.code, 0)
+  })
 })

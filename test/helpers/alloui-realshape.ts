@@ -114,7 +114,7 @@ void alloclient_disconnect(alloclient *c, int reason) {
 }
 `
 
-const CLIENT_LUA = `-- stand-in alloui.client: the real one's shape (poll hands its timeout to C unchanged)
+export const CLIENT_LUA = `-- stand-in alloui.client: the real one's shape (poll hands its timeout to C unchanged)
 local ffi = require("ffi")
 local json = require("alloui.json")
 ffi.cdef[[
