@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { type Gateway, silentLog, startGateway } from '../../src/core/gateway.js'
 import { APP_EXIT, type Instance, ResidentSpawner, startInstance } from '../../src/core/launcher.js'
 import type { AgentEvent } from '../../src/core/place/place.js'
 import { loadProject } from '../../src/core/project.js'
@@ -277,6 +278,40 @@ describe('Lua apps through assist-boot.lua', () => {
       )
       assert.equal(place.dropLaunch(app.inst.token), 0)
     } finally {
+      await place.close()
+    }
+  })
+})
+
+describe("the development place's launches (launch_app → the gateway → the app)", () => {
+  test('prints appear while it runs, the timeout reaches C in ms, and closing the gateway makes it leave with a DISCONNECT', async () => {
+    const root = makeRealshapeApp()
+    const lines: string[] = []
+    const { place } = await startTestPlace(undefined)
+    const gateway: Gateway = await startGateway({
+      port: 0,
+      host: '127.0.0.1',
+      appDir: root,
+      log: { ...silentLog, info: (m: string) => lines.push(m) } as typeof silentLog,
+      env: { PATH: process.env.PATH, STANDIN_POLL_LOG: join(root, 'poll.log') },
+    })
+    try {
+      const events = agentEvents(place)
+      const visor = await connectClient(place, undefined, 'launcher')
+      const avatar = await visor.launchApp(`alloapp:http://127.0.0.1:${gateway.port}/`, {}, 30_000)
+      assert.deepEqual(await visor.request(avatar, ['poke', true]), ['poke', 'ok'])
+      await waitUntil(() => lines.some((l) => /\] poked by /.test(l)), 'the print reached the gateway log')
+      assert.equal(gateway.instances().length, 1, 'while the app still runs')
+      await waitUntil(() => pollTimeouts(root).length >= 3, 'it polled')
+      assert.deepEqual(pollTimeouts(root).slice(0, 3), [25, 25, 25])
+      await gateway.close()
+      const gone = events.find((e) => e.kind === 'disconnected' && e.agent.avatarId === avatar) as
+        | Extract<AgentEvent, { kind: 'disconnected' }>
+        | undefined
+      assert.equal(gone?.reason, 'disconnect')
+      await visor.disconnect()
+    } finally {
+      await gateway.close({ force: true })
       await place.close()
     }
   })

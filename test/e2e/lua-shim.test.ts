@@ -120,6 +120,8 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
       for (let i = 0; i < 2; i++)
         assert.equal((await launch(url, { headers: { 'x-alloverse-server': place.url } })).status, 200)
       await waitUntil(() => events.filter((e) => e.kind === 'announced').length === 2, 'both announced')
+      // Their prints reach serve's log while they run.
+      await p.waitFor((o) => (o.match(/\[realshape#\d\] connected as [a-y]+/g) ?? []).length === 2)
       p.signal('SIGTERM')
       await p.closed
       const gone = events.filter((e) => e.kind === 'disconnected') as Array<
@@ -129,6 +131,8 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
         gone.map((e) => e.reason),
         ['disconnect', 'disconnect'],
       )
+      // What they printed while leaving is in the log too.
+      assert.equal((p.output.match(/\[realshape#\d\] Exiting realshape/g) ?? []).length, 2)
       assert.deepEqual(
         place.snapshot().entities.filter((e) => e.owner),
         [],

@@ -205,6 +205,10 @@ end })
 
 function App:connect()
   local spec = self.mainView and self.mainView:specification() or {}
+  if App.launchArguments.avatarToken then
+    -- used to associate a launch request with a specific avatar (as alloui does)
+    spec.avatar = { token = App.launchArguments.avatarToken }
+  end
   local ret = self.client:connect(spec)
   if not ret then error("Failed to connect") end
   return ret
