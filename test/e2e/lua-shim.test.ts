@@ -165,7 +165,10 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
       >
       assert.equal(gone?.reason, 'disconnect')
       const announced = events.find((e) => e.kind === 'announced')
-      assert.equal((announced?.agent.identity as Record<string, unknown> | undefined)?.assist_instance, inst.token)
+      assert.equal(
+        (announced?.agent.identity as Record<string, unknown> | undefined)?.assist_instance,
+        inst.token,
+      )
     } finally {
       await place.close()
     }
