@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { findExecutable } from '../../src/core/fsutil.js'
 import { type Gateway, silentLog, startGateway } from '../../src/core/gateway.js'
 import { APP_EXIT, type Instance, ResidentSpawner, startInstance } from '../../src/core/launcher.js'
 import type { AgentEvent } from '../../src/core/place/place.js'
@@ -317,7 +318,63 @@ describe("the development place's launches (launch_app → the gateway → the a
   })
 })
 
+describe('apps of any language: the request to leave is end of file on stdin', () => {
+  for (const via of ['node spawn', 'resident spawner'] as const) {
+    test(`${via}: stop() closes stdin first; an app that leaves on it is never signalled`, async () => {
+      const sh = findExecutable('sh') as string
+      const spawner =
+        via === 'resident spawner'
+          ? await ResidentSpawner.start({ luajit: findExecutable('luajit') as string })
+          : undefined
+      try {
+        const lines: string[] = []
+        const inst = await startInstance({
+          // reads stdin until end of file, then says so and exits 0
+          spec: {
+            argv: [sh, '-c', 'echo "leave=$ALLO_ASSIST_LEAVE"; cat >/dev/null; echo asked to leave; exit 0'],
+            cwd: process.cwd(),
+            env: {},
+          },
+          tag: 'sh',
+          baseEnv: { PATH: process.env.PATH },
+          spawner,
+          onLine: (l) => lines.push(l),
+        })
+        await waitUntil(() => lines.includes('leave=stdin'), 'it started')
+        // No SIGTERM for ten minutes: only the closed stdin can end it before the test's own timeout.
+        const exit = await inst.stop(1000, 600_000)
+        assert.deepEqual([exit.code, exit.signal, exit.stopped], [0, null, true])
+        assert.deepEqual(lines, ['leave=stdin', 'asked to leave'])
+      } finally {
+        await spawner?.close()
+      }
+    })
+  }
+})
+
 const HOLDER = fileURLToPath(new URL('../fixtures/launch-holder.ts', import.meta.url))
+
+test('resident spawner: an app that ignores the request still dies when the gateway is SIGKILLed (the orphaned spawner kills it)', async () => {
+  const { place } = await startTestPlace(undefined)
+  try {
+    const root = makeRealshapeApp()
+    const holder = spawn(process.execPath, ['--import', 'tsx', HOLDER, root, place.url, 'resident spawner'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TEST_APP_MODE: 'ignore-leave' },
+    })
+    let out = ''
+    holder.stdout?.on('data', (d) => {
+      out += d
+    })
+    await waitUntil(() => /^pid \d+$/m.test(out) || holder.exitCode !== null, 'the holder started the app')
+    const pid = Number(/^pid (\d+)$/m.exec(out)?.[1])
+    await waitUntil(() => place.agentList().some((a) => a.announced), 'the app announced')
+    process.kill(holder.pid as number, 'SIGKILL')
+    await waitUntil(() => !isAlive(pid), 'the instance was killed by the orphaned spawner')
+  } finally {
+    await place.close()
+  }
+})
 
 describe('instances die with their supervisor (kill -9)', () => {
   for (const via of ['node spawn', 'resident spawner'] as const) {
@@ -350,7 +407,7 @@ describe('instances die with their supervisor (kill -9)', () => {
         assert.equal(
           (events.find((e) => e.kind === 'disconnected') as typeof gone).reason,
           'disconnect',
-          'it said goodbye (SIGINT from the parent-death signal, caught by alloui)',
+          'it said goodbye (its stdin closed with the supervisor)',
         )
       } finally {
         await place.close()

@@ -11,14 +11,15 @@
 --     off with ALLO_ASSIST_POLL_FIX=0 (assist's --no-poll-fix);
 --   * a request to leave: end of file on stdin (ALLO_ASSIST_LEAVE=stdin) ends alloui's run loop the
 --     way App:quit() does, so alloui disconnects from the place before the process exits;
---   * on Linux, the process gets SIGINT when its parent (assist, or serve's spawner) dies, which
---     alloui's run loop catches and leaves the place; SIGPIPE is ignored so that printing to the
---     dead parent's pipe does not kill it first;
+--   * when its parent (assist, or serve's spawner) dies, even by SIGKILL, its stdin closes: the app
+--     leaves the place and exits as on any request to leave (SIGPIPE is ignored so that printing to
+--     the dead parent's pipe cannot kill it first; SIGALRM ends a goodbye that hangs);
 --   * ends alloui hides are reported in the exit status: 80 = alloui caught an error in the app,
 --     81 = the place ended the connection (lost, or refused the app). A leave asked for exits 0;
 --   * the place is told which launch an agent came from: "assist_instance" (ALLO_ASSIST_INSTANCE) is
 --     added to the identity alloui announces.
--- An error in the app's boot script itself ends the process as luajit would (status 1).
+-- An error in the app's boot script itself ends the process as luajit would (status 1), after
+-- disconnecting any alloui client that had not.
 local EXIT_APP_ERROR, EXIT_LOST_PLACE = 80, 81
 
 local bootScript = arg and arg[1]
@@ -34,25 +35,20 @@ local ffi = require('ffi')
 local bit = require('bit')
 local getenv = os.getenv
 
--- 1. Die with the parent. Linux: PR_SET_PDEATHSIG (1) with SIGINT (2), which LuaJIT turns into an
---    "interrupted!" error that alloui's run loop catches before it disconnects. The parent may have
---    died before prctl: then it is no longer our parent, and there is nobody left to run for.
--- A write to a stdout nobody reads any more (the parent died) fails instead of killing the app
--- before it could leave the place.
+-- 1. Die with the parent. Its end of our stdin closes when it dies, however it dies: that is a
+--    request to leave like any other (below). The parent may have died before we got here.
+--    A write to a stdout nobody reads any more must then fail instead of killing the app before it
+--    could leave the place: SIGPIPE is ignored.
 local parentPid = tonumber(getenv('ALLO_ASSIST_PARENT_PID') or '')
+pcall(ffi.cdef, [[
+typedef void (*assist_sighandler_t)(int);
+assist_sighandler_t signal(int signum, assist_sighandler_t handler);
+int getppid(void);
+unsigned int alarm(unsigned int seconds);
+]])
 if ffi.os ~= 'Windows' then
-  pcall(function()
-    ffi.cdef('typedef void (*assist_sighandler_t)(int); assist_sighandler_t signal(int signum, assist_sighandler_t handler);')
-    ffi.C.signal(13, ffi.cast('assist_sighandler_t', 1)) -- SIGPIPE, SIG_IGN
-  end)
-end
-if ffi.os == 'Linux' then
-  pcall(ffi.cdef, 'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);')
-  pcall(ffi.cdef, 'int getppid(void);')
-  pcall(function()
-    ffi.C.prctl(1, 2, 0, 0, 0)
-    if parentPid and ffi.C.getppid() ~= parentPid then os.exit(0) end
-  end)
+  pcall(function() ffi.C.signal(13, ffi.cast('assist_sighandler_t', 1)) end) -- SIGPIPE, SIG_IGN
+  if parentPid and ffi.C.getppid() ~= parentPid then os.exit(0) end
 end
 
 -- 2. The leave request: end of file (or any byte) on stdin.
@@ -73,10 +69,14 @@ local pollFix = getenv('ALLO_ASSIST_POLL_FIX') ~= '0'
 local instanceToken = getenv('ALLO_ASSIST_INSTANCE')
 
 local state = { crashed = false, lost = false, leaving = false }
+-- Every alloui client seen polling, and whether it has disconnected (for the last-resort goodbye).
+local clients = setmetatable({}, { __mode = 'k' })
 
 -- Ends this client's run loop the way App:quit() does; alloui then disconnects and returns.
 local function leave(client)
   state.leaving = true
+  -- If nobody is left to escalate (the parent died), a goodbye that hangs still ends: SIGALRM.
+  if parentPid and ffi.os ~= 'Windows' and ffi.C.getppid() ~= parentPid then ffi.C.alarm(5) end
   local a = rawget(_G, 'app')
   if type(a) == 'table' and a.client == client and a.running ~= nil then
     a.running = false
@@ -94,6 +94,7 @@ local function wrapClient(Client)
   local poll = Client.poll
   local wrappedDelegates = setmetatable({}, { __mode = 'k' })
   Client.poll = function(self, timeout)
+    if clients[self] == nil then clients[self] = 'connected' end
     if leaveOnStdin and not state.leaving and leaveRequested() then leave(self) end
     local d = self.delegates
     if type(d) == 'table' and type(d.onDisconnected) == 'function' and wrappedDelegates[d] ~= d.onDisconnected then
@@ -113,6 +114,14 @@ local function wrapClient(Client)
   end
   -- C calls back into Lua from alloclient_poll: never compile it (as alloui does for its own poll).
   if jit and jit.off then jit.off(Client.poll) end
+
+  if type(Client.disconnect) == 'function' then
+    local disconnect = Client.disconnect
+    Client.disconnect = function(self, ...)
+      clients[self] = 'disconnected'
+      return disconnect(self, ...)
+    end
+  end
 
   if instanceToken and instanceToken ~= '' and type(Client.connect) == 'function' then
     local connect = Client.connect
@@ -198,7 +207,16 @@ arg = newArg
 
 local chunk, loadErr = loadfile(script)
 if not chunk then error(loadErr, 0) end
-chunk(unpack(appArgs))
+local ok, err = xpcall(chunk, function(e) return debug.traceback(e, 2) end, unpack(appArgs))
+if not ok then
+  -- An error that escaped alloui's run loop (e.g. Ctrl-C landing after it returned): say goodbye
+  -- to the place for every client that has not, then end as luajit would.
+  for client, how in pairs(clients) do
+    if how ~= 'disconnected' then pcall(client.disconnect, client, 0) end
+  end
+  io.stderr:write('luajit: ', tostring(err), '\n')
+  os.exit(1)
+end
 
 if state.crashed then os.exit(EXIT_APP_ERROR) end
 if state.lost and not state.leaving then os.exit(EXIT_LOST_PLACE) end

@@ -17,8 +17,9 @@
 --        X id code|"" signal|""                 exited (output read so far comes first)
 -- Each child's stdin is a pipe whose write end only the spawner holds: closing it (C, the child's
 -- exit, or the spawner's own end) is the launcher's request to leave (see launcher.ts, stop()).
--- End of file on stdin (the gateway is gone) ends the spawner; its children are then asked to leave
--- (their stdin closes) and, on Linux, get their parent-death signal.
+-- End of file on stdin (the gateway is gone, even killed by SIGKILL) ends the spawner; children still
+-- running are first asked to leave (their stdin closes), and those still there after 3 s are killed
+-- (SIGKILL to their process groups): nothing started by a dead gateway lives on unsupervised.
 local ffi = require('ffi')
 local bit = require('bit')
 
@@ -62,6 +63,9 @@ int close(int fd);
 int fcntl(int fd, int cmd, ...);
 pid_t waitpid(pid_t pid, int *status, int options);
 pid_t getpid(void);
+int kill(pid_t pid, int sig);
+struct spawner_timespec { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk_id, struct spawner_timespec *tp);
 ]])
 
 local C = ffi.C
@@ -111,7 +115,9 @@ local function u32(n)
 end
 
 local outq = {}
+local orphaned = false -- the gateway is gone: nothing is sent any more
 local function send(...)
+  if orphaned then return end
   local parts = {}
   local size = 0
   for i = 1, select('#', ...) do
@@ -125,6 +131,7 @@ local function send(...)
 end
 
 local wfds = ffi.new('struct pollfd[1]')
+local orphanedExit -- defined with the loop below
 local function flush()
   if #outq == 0 then return end
   local data = table.concat(outq)
@@ -142,7 +149,7 @@ local function flush()
         wfds[0].fd, wfds[0].events = 1, POLLOUT
         C.poll(wfds, 1, -1)
       elseif e ~= EINTR then
-        os.exit(0) -- the gateway is gone (EPIPE)
+        return orphanedExit() -- the gateway is gone (EPIPE)
       end
     end
   end
@@ -372,6 +379,41 @@ local function rebuild()
 end
 
 local sigbuf = ffi.new('char[1024]')
+local ORPHAN_GRACE_MS = 3000
+
+local ts = ffi.new('struct spawner_timespec')
+local function nowMs()
+  C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+-- The gateway is gone: ask every child to leave, give them a moment, kill the rest, exit.
+orphanedExit = function()
+  orphaned = true
+  outq = {}
+  for id, w in pairs(stdinOf) do
+    C.close(w)
+    stdinOf[id] = nil
+  end
+  local deadline = nowMs() + ORPHAN_GRACE_MS
+  while next(byPid) ~= nil and nowMs() < deadline do
+    if pollDirty then rebuild() end
+    pfds[0].fd = -1 -- stdin has ended: poll ignores it
+    if C.poll(pfds, nfds, 100) > 0 then
+      for i = 2, nfds - 1 do
+        local fd = pfds[i].fd
+        if pfds[i].revents ~= 0 and pipes[fd] then pump(fd, 4) end -- read and dropped
+      end
+      if pfds[1].revents ~= 0 then
+        while C.read(sigfd, sigbuf, 1024) > 0 do end
+        reap()
+      end
+    end
+  end
+  for pid in pairs(byPid) do C.kill(-pid, 9) end
+  os.exit(0)
+end
+
 send('H', C.getpid())
 flush()
 while true do
@@ -399,7 +441,7 @@ while true do
         parse()
       elseif r == 0 or (errno() ~= EINTR and errno() ~= EAGAIN) then
         flush()
-        os.exit(0)
+        orphanedExit()
       end
     end
     flush()
