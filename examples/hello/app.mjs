@@ -22,6 +22,7 @@ process.on('unhandledRejection', (err) => {
 if (process.env.ALLO_ASSIST_LEAVE === 'stdin') {
   process.stdin.on('end', quit)
   process.stdin.resume()
+  process.stderr.write('\u0001assist:leaves-on-stdin-eof\n') // assist: wait for us before SIGTERM
 }
 
 const place = new URL(process.argv[2] ?? 'alloplace://localhost:21337')

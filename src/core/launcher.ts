@@ -76,6 +76,13 @@ export const INSTANCE_ENV = {
 /** Ms an instance gets to leave on its own (stdin closed) before SIGTERM. */
 export const DEFAULT_LEAVE_MS = 1500
 
+/**
+ * The line (on stdout or stderr) by which an instance says it leaves when its stdin closes
+ * (assist-boot.lua prints it when alloui first polls). Not shown. Until an instance has printed
+ * it, stop() sends SIGTERM right after closing its stdin, as for an app that does not listen.
+ */
+export const LEAVE_MARKER = '\u0001assist:leaves-on-stdin-eof'
+
 /** Human description of how a process ended: "exited with code 1", "killed by SIGTERM". */
 export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal' | 'lost'>): string {
   if (exit.lost) return `killed by ${exit.signal ?? 'SIGKILL'} (${exit.lost})`
@@ -154,6 +161,8 @@ export class Instance {
   private stopRequested = false
   private killTimer?: NodeJS.Timeout
   private termTimer?: NodeJS.Timeout
+  /** It printed LEAVE_MARKER: it leaves on its own when asked. */
+  private listens = false
 
   /**
    * `wire` connects the backend that started process `pid` to this instance; `requestLeave` closes
@@ -172,6 +181,10 @@ export class Instance {
     this.tailMax = opts.tailLines ?? 20
     const started = performance.now()
     const emit = (stream: OutputStream) => (line: string) => {
+      if (line === LEAVE_MARKER) {
+        this.listens = true
+        return
+      }
       this.tailBuf.push(line)
       if (this.tailBuf.length > this.tailMax) this.tailBuf.shift()
       opts.onLine?.(line, stream, this)
@@ -208,9 +221,15 @@ export class Instance {
     return [...this.tailBuf]
   }
 
+  /** Whether it said it leaves when its stdin closes (see LEAVE_MARKER). */
+  get listensForLeave(): boolean {
+    return this.listens
+  }
+
   /**
-   * Asks the instance to leave (closes its stdin), then after `leaveMs` SIGTERM to the whole process
-   * group, then after `graceMs` SIGKILL; resolves when the leader has exited.
+   * Asks the instance to leave (closes its stdin), then — after `leaveMs` if it said it listens
+   * (LEAVE_MARKER), at once otherwise — SIGTERM to the whole process group, then after `graceMs`
+   * SIGKILL; resolves when the leader has exited.
    */
   stop(graceMs = 5000, leaveMs = DEFAULT_LEAVE_MS): Promise<ExitInfo> {
     if (this.exitInfo) return Promise.resolve(this.exitInfo)
@@ -222,7 +241,7 @@ export class Instance {
         this.killTimer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), graceMs)
         this.killTimer.unref()
       }
-      if (leaveMs > 0) {
+      if (leaveMs > 0 && this.listens) {
         this.termTimer = setTimeout(term, leaveMs)
         this.termTimer.unref()
       } else term()

@@ -331,7 +331,12 @@ describe('apps of any language: the request to leave is end of file on stdin', (
         const inst = await startInstance({
           // reads stdin until end of file, then says so and exits 0
           spec: {
-            argv: [sh, '-c', 'echo "leave=$ALLO_ASSIST_LEAVE"; cat >/dev/null; echo asked to leave; exit 0'],
+            argv: [
+              sh,
+              '-c',
+              // says it listens (LEAVE_MARKER), then waits for end of file on stdin
+              `echo "leave=$ALLO_ASSIST_LEAVE"; printf '\\001assist:leaves-on-stdin-eof\\n' >&2; cat >/dev/null; echo asked to leave; exit 0`,
+            ],
             cwd: process.cwd(),
             env: {},
           },
@@ -340,7 +345,7 @@ describe('apps of any language: the request to leave is end of file on stdin', (
           spawner,
           onLine: (l) => lines.push(l),
         })
-        await waitUntil(() => lines.includes('leave=stdin'), 'it started')
+        await waitUntil(() => lines.includes('leave=stdin') && inst.listensForLeave, 'it started and listens')
         // No SIGTERM for ten minutes: only the closed stdin can end it before the test's own timeout.
         const exit = await inst.stop(1000, 600_000)
         assert.deepEqual([exit.code, exit.signal, exit.stopped], [0, null, true])
@@ -350,6 +355,17 @@ describe('apps of any language: the request to leave is end of file on stdin', (
       }
     })
   }
+})
+
+test('an app that never said it listens gets SIGTERM right after its stdin closes (no wait for a leave)', async () => {
+  const inst = await startInstance({
+    spec: { argv: [findExecutable('sleep') as string, '1000'], cwd: process.cwd(), env: {} },
+    tag: 'sleep',
+    baseEnv: { PATH: process.env.PATH },
+  })
+  // A ten-minute leave grace: only the immediate SIGTERM ends it before the test's own timeout.
+  const exit = await inst.stop(1000, 600_000)
+  assert.deepEqual([exit.signal, exit.stopped, inst.listensForLeave], ['SIGTERM', true, false])
 })
 
 const HOLDER = fileURLToPath(new URL('../fixtures/launch-holder.ts', import.meta.url))

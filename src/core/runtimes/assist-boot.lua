@@ -94,7 +94,14 @@ local function wrapClient(Client)
   local poll = Client.poll
   local wrappedDelegates = setmetatable({}, { __mode = 'k' })
   Client.poll = function(self, timeout)
-    if clients[self] == nil then clients[self] = 'connected' end
+    if clients[self] == nil then
+      clients[self] = 'connected'
+      -- Tell assist we listen (launcher.ts LEAVE_MARKER): it then waits for us before SIGTERM.
+      if leaveOnStdin and not state.announcedListening then
+        state.announcedListening = true
+        io.stderr:write('\1assist:leaves-on-stdin-eof\n')
+      end
+    end
     if leaveOnStdin and not state.leaving and leaveRequested() then leave(self) end
     local d = self.delegates
     if type(d) == 'table' and type(d.onDisconnected) == 'function' and wrappedDelegates[d] ~= d.onDisconnected then
