@@ -3,13 +3,27 @@
 import { AlloClient } from '../../dist/core/place/client.js'
 
 // Stop cleanly (leave the place, exit 0) when assist stops or restarts us, even while still connecting.
+// assist's contract: with ALLO_ASSIST_LEAVE=stdin, end of file on stdin is the request to leave;
+// SIGTERM (and later SIGKILL) follow only if we have not gone within a short grace.
 let client
+let quitting = false
 const quit = async () => {
+  if (quitting) return
+  quitting = true
   await client?.disconnect()
   process.exit(0)
 }
 process.on('SIGTERM', quit)
 process.on('SIGINT', quit)
+// Leaving while still setting up fails what was waiting for the place: that is not an error then.
+process.on('unhandledRejection', (err) => {
+  if (!quitting) throw err
+})
+if (process.env.ALLO_ASSIST_LEAVE === 'stdin') {
+  process.stdin.on('end', quit)
+  process.stdin.resume()
+  process.stderr.write('\u0001assist:leaves-on-stdin-eof\n') // assist: wait for us before SIGTERM
+}
 
 const place = new URL(process.argv[2] ?? 'alloplace://localhost:21337')
 client = await AlloClient.connect({ host: place.hostname, port: Number(place.port || 21337) })
@@ -53,7 +67,11 @@ const translate = (tx, ty, tz) => [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, tx, ty, t
 // Where to appear: the launcher's initialLocation when started through a gateway, else in front of you.
 const launch = JSON.parse(process.env.ALLO_APP_BOOT_ARGS || '{}')
 const { avatarId } = await client.announce({
-  identity: { display_name: 'hello' },
+  // ALLO_ASSIST_INSTANCE: lets assist's development place drop our entities the moment we exit.
+  identity: {
+    display_name: 'hello',
+    ...(process.env.ALLO_ASSIST_INSTANCE ? { assist_instance: process.env.ALLO_ASSIST_INSTANCE } : {}),
+  },
   avatar: {
     transform: { matrix: launch.initialLocation ?? translate(0, 1.2, -2) },
     geometry: box(0.8, 0.4, 0.02),

@@ -58,7 +58,17 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       min: 0,
     }),
     'restart-on-crash': Flags.boolean({
-      description: 'Restart after a crash (with backoff) instead of waiting for a change',
+      description:
+        'Restart after a crash (with backoff) instead of waiting for a change. A crash includes an error alloui caught in a Lua app (exit 80) and a lost place, e.g. one that restarted (exit 81)',
+    }),
+    'poll-fix': Flags.boolean({
+      description:
+        'Convert alloui\'s Client:poll timeout to the milliseconds liballonet expects, so an idle app sleeps instead of spinning (--no-poll-fix, ALLO_ASSIST_POLL_FIX=0 or "pollFix": false in alloapp.json: pass it unchanged)',
+      default: true,
+      allowNo: true,
+    }),
+    verbose: Flags.boolean({
+      description: 'Also print how the app is started (e.g. whether the poll fix is on)',
     }),
     'launch-args': Flags.string({
       description: 'Launch arguments JSON object, passed as ALLO_APP_BOOT_ARGS (as the gateway does)',
@@ -128,6 +138,8 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       debounceMs: flags.delay,
       graceMs: flags.grace,
       restartOnCrash: flags['restart-on-crash'],
+      pollFix: flags['poll-fix'],
+      verbose: flags.verbose,
       launchArgs:
         flags['launch-args'] === undefined
           ? undefined

@@ -96,6 +96,15 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       default: 256,
       min: 0,
     }),
+    'poll-fix': Flags.boolean({
+      description:
+        'Convert alloui\'s Client:poll timeout to the milliseconds liballonet expects, so idle Lua instances sleep instead of spinning (--no-poll-fix, ALLO_ASSIST_POLL_FIX=0 or "pollFix": false in an app\'s alloapp.json: pass it unchanged)',
+      default: true,
+      allowNo: true,
+    }),
+    verbose: Flags.boolean({
+      description: 'Also log how apps are started (e.g. whether the poll fix is on)',
+    }),
   }
 
   async run(): Promise<void> {
@@ -115,6 +124,8 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
       appEnv: parseEnvAdditions(flags.env ?? [], process.env),
       allowedHosts: (flags['allowed-host'] ?? []).map((h) => normalizeAllowedHost(h)),
       maxConnectionsPerAddress: flags['max-connections-per-address'],
+      pollFix: flags['poll-fix'],
+      verbose: flags.verbose,
       log,
     })
     const line = listeningLine(gateway, flags.host)

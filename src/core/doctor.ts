@@ -2,6 +2,7 @@
  * `assist doctor`: every check is data — `{name, ok, detail, fix}` — gathered by `runDoctor` and
  * rendered by the pure `formatDoctor`. Nothing here changes the app.
  */
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { libraryAdvice } from './deps/advice.js'
 import { allouiStatus, SUBMODULE_UPDATE } from './deps/alloui.js'
@@ -12,8 +13,21 @@ import { isUserError } from './errors.js'
 import { isFile } from './fsutil.js'
 import { runCommand } from './launcher.js'
 import { c } from './output.js'
-import { ALLOUI_APP_BOOT, ALLOUI_DIR, allonetPlatform, findAppRoot, loadProject } from './project.js'
-import { LUAJIT_INSTALL_HINT, resolveBootScript, resolveLuajit } from './runtimes/lua.js'
+import {
+  ALLOUI_APP_BOOT,
+  ALLOUI_DIR,
+  type AppProject,
+  allonetPlatform,
+  findAppRoot,
+  loadProject,
+} from './project.js'
+import {
+  LUAJIT_INSTALL_HINT,
+  POLL_FIX_ENV,
+  pollFixSetting,
+  resolveBootScript,
+  resolveLuajit,
+} from './runtimes/lua.js'
 import { parsePlaceUrl } from './urls.js'
 
 export interface Check {
@@ -37,6 +51,46 @@ export interface DoctorOptions {
   port?: number
   /** For tests: the Node version to judge (default this process's). */
   nodeVersion?: string
+}
+
+/**
+ * How the app's alloui calls liballonet's alloclient_poll(client, int timeout_ms): 'seconds' when
+ * Client:poll hands its timeout over unchanged (alloui's run loop passes 1/hz seconds, which C
+ * truncates to 0 ms: an idle app spins), 'milliseconds' when it converts, undefined when unknown.
+ */
+export function allouiPollUnits(clientLua: string): 'seconds' | 'milliseconds' | undefined {
+  const m = /function\s+Client[:.]poll\s*\(([^)]*)\)([\s\S]*?)\n\s*end\b/.exec(clientLua)
+  const body = m?.[2]
+  if (!body?.includes('alloclient_poll')) return undefined
+  return /1000|1e3|_ms\b/.test(body) ? 'milliseconds' : 'seconds'
+}
+
+function allouiPollCheck(root: string, env: NodeJS.ProcessEnv): Check | undefined {
+  let source: string
+  try {
+    source = readFileSync(join(root, ALLOUI_DIR, 'lua', 'alloui', 'client.lua'), 'utf8')
+  } catch {
+    return undefined
+  }
+  const units = allouiPollUnits(source)
+  if (units === undefined) return undefined
+  if (units === 'milliseconds') return ok('alloui poll', 'Client:poll passes milliseconds to liballonet')
+  let project: AppProject | undefined
+  try {
+    project = loadProject(root)
+  } catch {
+    project = undefined
+  }
+  const setting = project ? pollFixSetting(project, { env }) : { on: true, source: 'default' }
+  const bug =
+    'Client:poll passes seconds to alloclient_poll, which takes milliseconds (an idle app would spin a core)'
+  return setting.on
+    ? ok('alloui poll', `${bug}; assist converts them to milliseconds for every app it starts`)
+    : bad(
+        'alloui poll',
+        `${bug}, and the poll fix is off (${setting.source})`,
+        `turn it back on: drop ${setting.source === `${POLL_FIX_ENV}=0` ? `${POLL_FIX_ENV}=0 from the environment` : '"pollFix": false from alloapp.json'}`,
+      )
 }
 
 export const MIN_NODE = '20.19.0'
@@ -128,6 +182,10 @@ async function luaChecks(root: string, opts: DoctorOptions, env: NodeJS.ProcessE
   else if (ui.recorded && ui.checkedOut)
     checks.push(ok('alloui', `at the recorded commit ${ui.recorded.slice(0, 10)}`))
   else checks.push(ok('alloui', 'present (not a git submodule of the app, so its commit is not checked)'))
+  if (ui.present) {
+    const poll = allouiPollCheck(root, env)
+    if (poll) checks.push(poll)
+  }
   // allonet
   const p = allonetPlatform()
   if (!p) {

@@ -2,18 +2,19 @@
  * The shared launcher core: the one module that starts processes.
  *
  * `startInstance` starts an app instance in its own process group, tags its output lines,
- * stops it with SIGTERM to the whole group then SIGKILL after a grace period, and reports how
- * it ended. `runCommand` runs a short-lived tool (git, cmake, luajit -v …) to completion.
+ * stops it (first asking it to leave — its stdin closes — then SIGTERM to the whole group, then
+ * SIGKILL, each after a grace period), and reports how it ended. `runCommand` runs a short-lived tool (git, cmake, luajit -v …) to completion.
  * run, serve and the development place all go through here.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { constants as osConstants } from 'node:os'
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { fileURLToPath } from 'node:url'
 import { withoutAssistVariables } from './instance-env.js'
 import type { LaunchSpec } from './runtimes/types.js'
-import { FrameDecoder, startFrame } from './spawner/protocol.js'
+import { encodeFrame, FrameDecoder, startFrame } from './spawner/protocol.js'
 
 export type OutputStream = 'stdout' | 'stderr'
 
@@ -47,12 +48,51 @@ export interface StartOptions {
   baseEnv?: NodeJS.ProcessEnv
   /** Start it through this resident spawner instead of spawning from this process. */
   spawner?: ResidentSpawner
+  /** This launch's token (ALLO_ASSIST_INSTANCE); a random one by default. */
+  token?: string
 }
+
+/**
+ * Exit statuses of Lua apps started through assist-boot.lua for ends alloui itself reports as a
+ * clean exit (documented in docs: "Exit statuses of apps").
+ */
+export const APP_EXIT = {
+  /** alloui's run loop caught an error in the app (it printed it, disconnected and returned). */
+  appError: 80,
+  /** The place ended the connection: lost (timed out, place stopped) or refused the app. */
+  lostPlace: 81,
+} as const
+
+/**
+ * The environment contract between the launcher and every instance (documented for apps of any
+ * language): end of file on stdin asks the app to leave the place and exit; the instance's token
+ * may be announced as identity.assist_instance so the development place knows who it is.
+ */
+export const INSTANCE_ENV = {
+  /** "stdin": stdin is a pipe from assist, and its end of file is the request to leave. */
+  leave: 'ALLO_ASSIST_LEAVE',
+  /** A token unique to this launch. */
+  instance: 'ALLO_ASSIST_INSTANCE',
+  /** The pid of the process that started this one (for a parent-death check). */
+  parentPid: 'ALLO_ASSIST_PARENT_PID',
+} as const
+
+/** Ms an instance gets to leave on its own (stdin closed) before SIGTERM. */
+export const DEFAULT_LEAVE_MS = 1500
+
+/**
+ * The line (on stdout or stderr) by which an instance says it leaves when its stdin closes
+ * (assist-boot.lua prints it when alloui first polls). Not shown. Until an instance has printed
+ * it, stop() sends SIGTERM right after closing its stdin, as for an app that does not listen.
+ */
+export const LEAVE_MARKER = '\u0001assist:leaves-on-stdin-eof'
 
 /** Human description of how a process ended: "exited with code 1", "killed by SIGTERM". */
 export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal' | 'lost'>): string {
   if (exit.lost) return `killed by ${exit.signal ?? 'SIGKILL'} (${exit.lost})`
   if (exit.signal) return `killed by ${exit.signal}`
+  if (exit.code === APP_EXIT.appError) return `exited with code ${exit.code} (error in the app)`
+  if (exit.code === APP_EXIT.lostPlace) return `exited with code ${exit.code} (lost the place)`
   return `exited with code ${exit.code}`
 }
 
@@ -115,6 +155,8 @@ interface InstanceSink {
 export class Instance {
   readonly tag: string
   readonly pid: number
+  /** This launch's token (ALLO_ASSIST_INSTANCE). */
+  readonly token: string
   readonly startedAt: Date
   readonly exited: Promise<ExitInfo>
   private readonly tailBuf: string[] = []
@@ -122,15 +164,31 @@ export class Instance {
   private exitInfo?: ExitInfo
   private stopRequested = false
   private killTimer?: NodeJS.Timeout
+  private termTimer?: NodeJS.Timeout
+  /** It printed LEAVE_MARKER: it leaves on its own when asked. */
+  private listens = false
 
-  /** `wire` connects the backend that started process `pid` to this instance. */
-  constructor(pid: number, opts: StartOptions, wire: (sink: InstanceSink) => void) {
+  /**
+   * `wire` connects the backend that started process `pid` to this instance; `requestLeave` closes
+   * the instance's stdin (the request to leave).
+   */
+  constructor(
+    pid: number,
+    opts: StartOptions,
+    wire: (sink: InstanceSink) => void,
+    private readonly requestLeave: () => void = () => {},
+  ) {
     this.tag = opts.tag
     this.pid = pid
+    this.token = opts.token ?? ''
     this.startedAt = new Date()
     this.tailMax = opts.tailLines ?? 20
     const started = performance.now()
     const emit = (stream: OutputStream) => (line: string) => {
+      if (line === LEAVE_MARKER) {
+        this.listens = true
+        return
+      }
       this.tailBuf.push(line)
       if (this.tailBuf.length > this.tailMax) this.tailBuf.shift()
       opts.onLine?.(line, stream, this)
@@ -146,6 +204,7 @@ export class Instance {
       exit: (code, signal, lost) => {
         if (this.exitInfo) return
         clearTimeout(this.killTimer)
+        clearTimeout(this.termTimer)
         // The leader is gone; take down anything it left behind in its group.
         if (signalGroup(this.pid, 'SIGTERM')) {
           setTimeout(() => signalGroup(this.pid, 'SIGKILL'), 1000).unref()
@@ -166,14 +225,30 @@ export class Instance {
     return [...this.tailBuf]
   }
 
-  /** SIGTERM to the whole process group, SIGKILL after `graceMs`; resolves when the leader has exited. */
-  stop(graceMs = 5000): Promise<ExitInfo> {
+  /** Whether it said it leaves when its stdin closes (see LEAVE_MARKER). */
+  get listensForLeave(): boolean {
+    return this.listens
+  }
+
+  /**
+   * Asks the instance to leave (closes its stdin), then — after `leaveMs` if it said it listens
+   * (LEAVE_MARKER), at once otherwise — SIGTERM to the whole process group, then after `graceMs`
+   * SIGKILL; resolves when the leader has exited.
+   */
+  stop(graceMs = 5000, leaveMs = DEFAULT_LEAVE_MS): Promise<ExitInfo> {
     if (this.exitInfo) return Promise.resolve(this.exitInfo)
     if (!this.stopRequested) {
       this.stopRequested = true
-      signalGroup(this.pid, 'SIGTERM')
-      this.killTimer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), graceMs)
-      this.killTimer.unref()
+      this.requestLeave()
+      const term = () => {
+        signalGroup(this.pid, 'SIGTERM')
+        this.killTimer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), graceMs)
+        this.killTimer.unref()
+      }
+      if (leaveMs > 0 && this.listens) {
+        this.termTimer = setTimeout(term, leaveMs)
+        this.termTimer.unref()
+      } else term()
     }
     return this.exited
   }
@@ -181,19 +256,26 @@ export class Instance {
   /** SIGKILL to the whole group at once. */
   kill(): Promise<ExitInfo> {
     this.stopRequested = true
+    clearTimeout(this.termTimer)
     signalGroup(this.pid, 'SIGKILL')
     return this.exited
   }
 }
 
-/** The full environment of an instance: base, the spec's additions, then the launch's own variables. */
-function instanceEnv(opts: StartOptions): NodeJS.ProcessEnv {
+/**
+ * The full environment of an instance: base, the spec's additions, then the launch's own variables
+ * (`parentPid`: the process that spawns it).
+ */
+function instanceEnv(opts: StartOptions, parentPid: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...(opts.baseEnv ?? withoutAssistVariables(process.env)),
     ...opts.spec.env,
   }
   if (opts.bootArgs !== undefined) env.ALLO_APP_BOOT_ARGS = opts.bootArgs
   if (opts.identity !== undefined) env.ALLO_APP_BOOTED_BY_IDENTITY = opts.identity
+  env[INSTANCE_ENV.leave] = 'stdin'
+  env[INSTANCE_ENV.instance] = opts.token
+  env[INSTANCE_ENV.parentPid] = String(parentPid)
   return env
 }
 
@@ -203,14 +285,18 @@ function instanceEnv(opts: StartOptions): NodeJS.ProcessEnv {
  * spawns it itself.
  */
 export function startInstance(opts: StartOptions): Promise<Instance> {
-  if (opts.spawner) return opts.spawner.startInstance(opts)
-  return spawnInstance(opts)
+  const withToken = { ...opts, token: opts.token ?? randomBytes(8).toString('hex') }
+  if (opts.spawner) return opts.spawner.startInstance(withToken)
+  return spawnInstance(withToken)
 }
+
+/** How long to wait, after the leader exited, for the rest of its output before reporting the exit. */
+const OUTPUT_DRAIN_MS = 500
 
 /** startInstance through node's own spawn (fork + exec of this process). */
 function spawnInstance(opts: StartOptions): Promise<Instance> {
   const { spec } = opts
-  const env = instanceEnv(opts)
+  const env = instanceEnv(opts, process.pid)
   return new Promise((resolve, reject) => {
     let child: ChildProcess
     try {
@@ -218,22 +304,46 @@ function spawnInstance(opts: StartOptions): Promise<Instance> {
         cwd: spec.cwd,
         env,
         detached: true, // own process group, so stop() reaches the whole tree
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin: a pipe nobody writes to; closing it asks the app to leave
+        stdio: ['pipe', 'pipe', 'pipe'],
       })
     } catch (err) {
       reject(new LaunchError(`could not start ${spec.argv[0]}: ${(err as Error).message}`))
       return
     }
     child.once('error', (err) => reject(new LaunchError(`could not start ${spec.argv[0]}: ${err.message}`)))
+    child.stdin?.on('error', () => {}) // EPIPE/ECONNRESET once it has gone: seen through 'exit'
     child.once('spawn', () =>
       resolve(
-        new Instance(child.pid as number, opts, (sink) => {
-          for (const stream of ['stdout', 'stderr'] as const) {
-            child[stream]?.on('data', (chunk: Buffer) => sink.output(stream, chunk))
-            child[stream]?.on('end', () => sink.end(stream))
-          }
-          child.once('exit', (code, signal) => sink.exit(code, signal))
-        }),
+        new Instance(
+          child.pid as number,
+          opts,
+          (sink) => {
+            const open = new Set<OutputStream>(['stdout', 'stderr'])
+            let exited: (() => void) | undefined
+            for (const stream of ['stdout', 'stderr'] as const) {
+              child[stream]?.on('data', (chunk: Buffer) => sink.output(stream, chunk))
+              child[stream]?.on('end', () => {
+                sink.end(stream)
+                open.delete(stream)
+                if (open.size === 0) exited?.()
+              })
+            }
+            // Its last lines come before its exit (unless something it left behind keeps the pipes open).
+            child.once('exit', (code, signal) => {
+              let done = false
+              exited = () => {
+                if (done) return
+                done = true
+                clearTimeout(timer)
+                sink.exit(code, signal)
+              }
+              const timer = setTimeout(exited, OUTPUT_DRAIN_MS)
+              if (open.size === 0) exited()
+            })
+          },
+          () => child.stdin?.destroy(),
+        ),
       ),
     )
   })
@@ -447,9 +557,16 @@ export class ResidentSpawner {
       this.pending.delete(id)
       const pid = Number(f[2]?.toString())
       let sink!: InstanceSink
-      const instance = new Instance(pid, p.opts, (s) => {
-        sink = s
-      })
+      const instance = new Instance(
+        pid,
+        p.opts,
+        (s) => {
+          sink = s
+        },
+        () => {
+          if (this.proc === proc) proc.child.stdin?.write(encodeFrame(['C', id]))
+        },
+      )
       this.live.set(id, {
         instance,
         sink,
@@ -540,7 +657,7 @@ export class ResidentSpawner {
     }
     this.fellBack = false
     const { spec } = opts
-    const env = Object.entries(instanceEnv(opts))
+    const env = Object.entries(instanceEnv(opts, proc.pid))
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`)
     const cwd = spec.cwd ?? ''

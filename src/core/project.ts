@@ -14,6 +14,8 @@ export interface AppConfig {
   watch?: string[]
   /** Extra ignore patterns, gitignore syntax, relative to the app root. */
   ignore?: string[]
+  /** false: alloui's poll timeout is passed unchanged (see `--no-poll-fix`). */
+  pollFix?: boolean
   /** Settings for `assist fetch`/`upgrade`. */
   allonet?: { baseUrl?: string; branch?: string }
 }
@@ -71,6 +73,7 @@ function validateConfig(raw: unknown, path: string): AppConfig {
     if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string'))
       bad('"env" must be an object of strings')
   }
+  if (c.pollFix !== undefined && typeof c.pollFix !== 'boolean') bad('"pollFix" must be true or false')
   if (c.allonet !== undefined && (typeof c.allonet !== 'object' || c.allonet === null))
     bad('"allonet" must be an object')
   return c as AppConfig

@@ -4,10 +4,11 @@
  */
 import { createInterface } from 'node:readline'
 import { UserError } from './errors.js'
-import { describeExit, type ExitInfo, exitStatusOf, startInstance } from './launcher.js'
+import { describeExit, type ExitInfo, exitStatusOf, type Instance, startInstance } from './launcher.js'
 import type { Reporter } from './output.js'
 import { type AppProject, findProject } from './project.js'
 import { launchSpecFor } from './runtimes/index.js'
+import { pollFixNote } from './runtimes/lua.js'
 import { Supervisor } from './supervisor.js'
 import { type ViewFlags, viewLine } from './view/attach.js'
 import { watchApp } from './watch.js'
@@ -32,6 +33,12 @@ export interface RunOptions {
   reporter: Reporter
   /** Resolves once the app has been started the first time (for callers that wait on it). */
   onFirstStart?: () => void
+  /** false: --no-poll-fix. */
+  pollFix?: boolean
+  /** Print the one-line notes of --verbose. */
+  verbose?: boolean
+  /** Called when an instance's process has exited (the built-in place drops what it left). */
+  onInstanceExit?: (instance: Instance) => void
 }
 
 /** Checks a flag value is a JSON object (or any JSON when `objectOnly` is false). */
@@ -61,7 +68,9 @@ function formatSeconds(ms: number): string {
 export async function runApp(opts: RunOptions): Promise<number> {
   const { reporter } = opts
   const project: AppProject = findProject(opts.cwd)
-  const spec = launchSpecFor(project, opts.placeUrl, { luajit: opts.luajit })
+  const runtime = { luajit: opts.luajit, pollFix: opts.pollFix }
+  const spec = launchSpecFor(project, opts.placeUrl, runtime)
+  if (opts.verbose && project.kind === 'lua') reporter.info(pollFixNote(project, runtime))
   const tag = project.name
   // Plain run (--no-watch, no --restart-on-crash): nothing brings the app back, so run ends with it.
   const plain = !opts.watch && !opts.restartOnCrash
@@ -71,14 +80,17 @@ export async function runApp(opts: RunOptions): Promise<number> {
   const supervisor = new Supervisor({
     restartOnCrash: opts.restartOnCrash,
     graceMs: opts.graceMs,
-    start: () =>
-      startInstance({
+    start: async () => {
+      const instance = await startInstance({
         spec,
         tag,
         bootArgs: opts.launchArgs,
         identity: opts.identity,
         onLine: (line, stream) => reporter.appLine(tag, line, stream),
-      }),
+      })
+      if (opts.onInstanceExit) void instance.exited.then(() => opts.onInstanceExit?.(instance))
+      return instance
+    },
     events: {
       started(instance, reason) {
         reporter.info(`${reason}: ${tag} (pid ${instance.pid}) → ${opts.placeUrl}`)
@@ -181,7 +193,7 @@ export async function runWithBuiltInPlace(
 ): Promise<number> {
   // Fail on a missing app or runtime before a place is started.
   const project = findProject(opts.cwd)
-  launchSpecFor(project, 'alloplace://127.0.0.1:21337', { luajit: opts.luajit })
+  launchSpecFor(project, 'alloplace://127.0.0.1:21337', { luajit: opts.luajit, pollFix: opts.pollFix })
   const { startPlace, startView } = await import('./place/run.js')
   const place = await startPlace({
     host: '127.0.0.1',
@@ -191,15 +203,20 @@ export async function runWithBuiltInPlace(
     verbose: opts.place.verbose,
     reporter: opts.reporter,
     tag: 'place',
-    // A restarted app is killed without saying goodbye; forget its old instance (and the UI it
-    // left behind) within seconds rather than allonet's 20.
+    // An app that could not say goodbye (killed, or not started through assist-boot.lua) is
+    // forgotten within seconds rather than allonet's 20.
     peerTimeoutMs: 5000,
   })
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
   const view = await startView(place, { view: opts.place.view, reporter: opts.reporter })
   if (view) opts.reporter.info(viewLine(view.url))
   try {
-    return await runApp({ ...opts, placeUrl: place.url })
+    // The moment an instance's process is gone, so is what it left in the place (a crash included).
+    return await runApp({
+      ...opts,
+      placeUrl: place.url,
+      onInstanceExit: (i) => void place.dropLaunch(i.token),
+    })
   } finally {
     await view?.close()
     await place.close()

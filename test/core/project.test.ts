@@ -5,7 +5,7 @@ import { describe, test } from 'node:test'
 import { UserError } from '../../src/core/errors.js'
 import { findAppRoot, findProject, loadProject } from '../../src/core/project.js'
 import { launchSpecFor } from '../../src/core/runtimes/index.js'
-import { resolveLuajit } from '../../src/core/runtimes/lua.js'
+import { ASSIST_BOOT, resolveLuajit } from '../../src/core/runtimes/lua.js'
 import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
 
 const luajitOnPath = '/usr/bin/luajit'
@@ -53,13 +53,14 @@ describe('finding the app', () => {
 })
 
 describe('launch specs', () => {
-  test('Lua app with allo/boot.lua: <luajit> <boot> <root> <url>', () => {
+  test('Lua app with allo/boot.lua: <luajit> <assist-boot.lua> <boot> <root> <url>', () => {
     const root = makeLuaApp('spec')
     const spec = launchSpecFor(loadProject(root), 'alloplace://localhost:21337', {
       env: { PATH: '/usr/bin:/bin' },
     })
     assert.deepEqual(spec.argv, [
       luajitOnPath,
+      ASSIST_BOOT,
       join(root, 'allo/boot.lua'),
       root,
       'alloplace://localhost:21337',
@@ -70,7 +71,8 @@ describe('launch specs', () => {
   test('older layout boots alloui app_boot.lua', () => {
     const root = makeLuaApp('legacy', { layout: 'alloui' })
     const spec = launchSpecFor(loadProject(root), 'alloplace://h:1', { env: { PATH: '/usr/bin' } })
-    assert.equal(spec.argv[1], join(root, 'allo/deps/alloui/lua/alloui/app_boot.lua'))
+    assert.equal(spec.argv[1], ASSIST_BOOT)
+    assert.equal(spec.argv[2], join(root, 'allo/deps/alloui/lua/alloui/app_boot.lua'))
   })
 
   test('luajit: --luajit beats ALLO_LUAJIT beats bundled beats PATH', () => {

@@ -204,6 +204,10 @@ describe('resident spawner', () => {
     assert.deepEqual(
       got,
       [
+        // the launcher's own: how to ask it to leave, its token, and who its parent is (the spawner)
+        'ALLO_ASSIST_LEAVE=stdin',
+        `ALLO_ASSIST_INSTANCE=${inst.token}`,
+        `ALLO_ASSIST_PARENT_PID=${spawner.pid}`,
         'ALLO_APP_BOOTED_BY_IDENTITY={\\n\t"display_name": "ü"\\n}',
         'ALLO_APP_BOOT_ARGS={\n\t"a": 1\n}',
         'EMPTY=',
@@ -313,7 +317,7 @@ describe('resident spawner', () => {
 })
 
 describe('spawner.lua on its own', () => {
-  test('on stdin EOF it exits at once, leaving its children running in their own groups', async () => {
+  test('on stdin EOF (the gateway is gone) it asks its children to leave, kills those that stay, then exits', async () => {
     const child = spawn(LUAJIT, [SPAWNER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] })
     const decoder = new FrameDecoder()
     const frames: string[][] = []
@@ -321,14 +325,24 @@ describe('spawner.lua on its own', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
     await waitUntil(() => frames.length > 0, 'hello')
     assert.deepEqual(frames[0], ['H', String(child.pid)])
-    child.stdin.write(startFrame('1', ['/bin/sleep', '1000'], ['PATH=/usr/bin:/bin'], '/'))
-    await waitUntil(() => frames.length > 1, 'started')
-    assert.equal(frames[1][0], 'P')
-    const sleeper = Number(frames[1][2])
+    const dir = tempDir('assist-spawner-eof-')
+    // One leaves when its stdin closes (and says so in a file); one ignores it.
+    child.stdin.write(
+      startFrame(
+        '1',
+        ['/bin/sh', '-c', `cat >/dev/null; echo left > ${dir}/left`],
+        ['PATH=/usr/bin:/bin'],
+        '/',
+      ),
+    )
+    child.stdin.write(startFrame('2', ['/bin/sleep', '1000'], ['PATH=/usr/bin:/bin'], '/'))
+    await waitUntil(() => frames.filter((f) => f[0] === 'P').length === 2, 'started')
+    const [leaver, sleeper] = frames.filter((f) => f[0] === 'P').map((f) => Number(f[2]))
     child.stdin.end()
     assert.equal(await exited, 0)
-    assert.ok(isAlive(sleeper), 'the child outlives the spawner')
-    process.kill(-sleeper, 'SIGKILL')
-    await waitUntil(() => !isAlive(sleeper), 'the child is gone')
+    assert.equal(readFileSync(join(dir, 'left'), 'utf8'), 'left\n', 'the first left on its own')
+    assert.equal(isAlive(leaver), false)
+    assert.equal(isAlive(sleeper), false, 'the one that stayed was killed')
+    removeDir(dir)
   })
 })

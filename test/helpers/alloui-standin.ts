@@ -8,7 +8,7 @@
  * were added (so the template's Hello button prints and its quit button ends the run loop).
  */
 
-const JSON_LUA = `-- minimal JSON for the stand-in: decode objects, arrays, strings, numbers, booleans
+export const JSON_LUA = `-- minimal JSON for the stand-in: decode objects, arrays, strings, numbers, booleans
 local json = {}
 local function skip(s, i) return s:find("%S", i) or #s + 1 end
 local parse

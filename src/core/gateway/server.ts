@@ -27,8 +27,8 @@ import {
   findProject,
   loadProject,
 } from '../project.js'
-import { type LaunchSpec, launchSpecFor } from '../runtimes/index.js'
-import { resolveBootScript, resolveLuajit } from '../runtimes/lua.js'
+import { type LaunchSpec, launchSpecFor, type RuntimeOptions } from '../runtimes/index.js'
+import { pollFixNote, resolveBootScript, resolveLuajit } from '../runtimes/lua.js'
 import { type AppListing, checkInsideRoot, listApps, readInfo, resolveApp } from './apps.js'
 import { type GatewayLog, humanLog } from './log.js'
 import { type InstanceRecord, type InstanceView, Registry } from './registry.js'
@@ -79,6 +79,10 @@ export interface GatewayOptions {
   graceMs?: number
   /** LuaJIT binary for Lua apps. */
   luajit?: string
+  /** false: alloui's poll timeout is passed unchanged to Lua apps (--no-poll-fix). */
+  pollFix?: boolean
+  /** Log the one-line notes of --verbose. */
+  verbose?: boolean
   /** Largest accepted request head (request line + headers) in bytes. Default 16 384. */
   maxHeaderBytes?: number
   /** Most simultaneous connections. Default 1 024. */
@@ -133,6 +137,11 @@ export interface Gateway {
 }
 
 /** Stands in for the place URL in a cached launch spec; replaced per launch. */
+/** What the runtimes need from the gateway's options. */
+function runtimeOf(options: GatewayOptions): RuntimeOptions {
+  return { luajit: options.luajit, env: options.env, pollFix: options.pollFix }
+}
+
 const PLACE_PLACEHOLDER = 'alloplace://assist-serve-place-placeholder.invalid:1'
 /** How long a prepared app description and launch spec are reused. */
 const SPEC_TTL_MS = 2000
@@ -268,7 +277,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   } else {
     mode = 'single-app'
     single = findProject(options.appDir ?? process.cwd())
-    launchSpecFor(single, 'alloplace://localhost:21337', { luajit: options.luajit, env: options.env })
+    launchSpecFor(single, 'alloplace://localhost:21337', runtimeOf(options))
+    if (options.verbose && single.kind === 'lua') log.info(pollFixNote(single, runtimeOf(options)))
     serving = single.name
   }
 
@@ -337,7 +347,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     }
     let template: LaunchSpec
     try {
-      template = launchSpecFor(project, PLACE_PLACEHOLDER, { luajit: options.luajit, env: options.env })
+      template = launchSpecFor(project, PLACE_PLACEHOLDER, runtimeOf(options))
     } catch (err) {
       log.error(`${app.name}: ${(err as Error).message}`, { event: 'launch-failed', app: app.name })
       throw new HttpError(502, `The app "${app.name}" could not be started: its runtime is incomplete.`)

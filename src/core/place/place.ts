@@ -100,7 +100,7 @@ export type AgentEvent =
   | {
       kind: 'disconnected'
       agent: AgentInfo
-      reason: 'disconnect' | 'timeout' | 'kicked' | 'closed'
+      reason: 'disconnect' | 'timeout' | 'kicked' | 'closed' | 'exited'
       removed: number
     }
 
@@ -492,7 +492,26 @@ export class Place extends EventEmitter<PlaceEvents> {
     this.dropAgent(agent, agent.kicked ? 'kicked' : reason)
   }
 
-  private dropAgent(agent: Agent, reason: 'disconnect' | 'timeout' | 'kicked' | 'closed'): void {
+  /**
+   * The process of a launch has exited (the launcher saw it): its agents leave now, whatever state
+   * their connection is in, instead of when their peer times out. An agent belongs to a launch when
+   * it announced `identity.assist_instance` = the launch's token (assist-boot.lua adds it for Lua
+   * apps; apps of other languages may). Returns how many agents were dropped.
+   */
+  dropLaunch(token: string): number {
+    if (!token) return 0
+    let n = 0
+    for (const a of [...this.agents]) {
+      if (a.identity?.assist_instance !== token) continue
+      a.closing = true
+      this.dropAgent(a, 'exited') // first: disconnectNow reports the peer gone at once
+      a.peer.disconnectNow(0)
+      n++
+    }
+    return n
+  }
+
+  private dropAgent(agent: Agent, reason: 'disconnect' | 'timeout' | 'kicked' | 'closed' | 'exited'): void {
     if (!this.agents.delete(agent)) return
     const removed = this.world.removeCascade(this.world.ownedBy(agent.id))
     for (const [id, track] of this.tracks) {
@@ -500,7 +519,14 @@ export class Place extends EventEmitter<PlaceEvents> {
       if (track.origin === agent) this.tracks.delete(id)
     }
     this.assets.forget(agent)
-    const why = reason === 'timeout' ? ' (timed out)' : reason === 'kicked' ? ' (kicked)' : ''
+    const why =
+      reason === 'timeout'
+        ? ' (timed out)'
+        : reason === 'kicked'
+          ? ' (kicked)'
+          : reason === 'exited'
+            ? ' (its process exited)'
+            : ''
     const what = removed.length === 1 ? '1 entity' : `${removed.length} entities`
     if (reason !== 'closed') this.log.info(`- disconnected${why}: ${agent.label}; removed ${what}`)
     this.emit('agent', { kind: 'disconnected', agent: this.info(agent), reason, removed: removed.length })

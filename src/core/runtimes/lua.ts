@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { UserError } from '../errors.js'
 import { findExecutable, isExecutable, isFile } from '../fsutil.js'
 import { ALLOUI_APP_BOOT, type AppProject, allonetLibraryPath, BUNDLED_LUAJIT } from '../project.js'
@@ -34,7 +35,39 @@ export function resolveBootScript(project: AppProject): string | undefined {
   return undefined
 }
 
-/** `<luajit> <boot> <app root> <place url>`, after checking every part of the runtime is there. */
+/**
+ * assist's own boot script (beside this module: src/ under tsx, dist/ once built). Every Lua app is
+ * started through it; it runs the app's boot script unchanged (see the comment at its top).
+ */
+export const ASSIST_BOOT = fileURLToPath(new URL('./assist-boot.lua', import.meta.url))
+
+/** The environment variable that turns the poll fix off ("0"), and what else can. */
+export const POLL_FIX_ENV = 'ALLO_ASSIST_POLL_FIX'
+
+/** Whether alloui's poll timeout is converted to milliseconds for this app, and what decided it. */
+export function pollFixSetting(
+  project: AppProject,
+  opts: RuntimeOptions = {},
+): { on: boolean; source: string } {
+  const env = opts.env ?? process.env
+  if (opts.pollFix === false) return { on: false, source: '--no-poll-fix' }
+  if (env[POLL_FIX_ENV] === '0') return { on: false, source: `${POLL_FIX_ENV}=0` }
+  if (project.config.pollFix === false) return { on: false, source: '"pollFix": false in alloapp.json' }
+  return { on: true, source: 'default' }
+}
+
+/** The one line `--verbose` prints about the poll fix. */
+export function pollFixNote(project: AppProject, opts: RuntimeOptions = {}): string {
+  const s = pollFixSetting(project, opts)
+  return s.on
+    ? "poll fix on: alloui's Client:poll timeout reaches liballonet in milliseconds (--no-poll-fix turns it off)"
+    : `poll fix off (${s.source}): alloui's Client:poll timeout is passed unchanged`
+}
+
+/**
+ * `<luajit> <assist-boot.lua> <boot> <app root> <place url>`, after checking every part of the
+ * runtime is there.
+ */
 export function luaLaunchSpec(project: AppProject, placeUrl: string, opts: RuntimeOptions = {}): LaunchSpec {
   const luajit = resolveLuajit(project, opts).path
   if (!luajit) {
@@ -53,5 +86,7 @@ export function luaLaunchSpec(project: AppProject, placeUrl: string, opts: Runti
   if (!isFile(lib)) {
     throw new UserError(`The allonet library is missing (${lib}). Run \`assist fetch\` to install it.`)
   }
-  return { argv: [luajit, boot, project.root, placeUrl], cwd: project.root, env: { ...project.config.env } }
+  const env: Record<string, string> = { ...project.config.env }
+  if (!pollFixSetting(project, opts).on) env[POLL_FIX_ENV] = '0'
+  return { argv: [luajit, ASSIST_BOOT, boot, project.root, placeUrl], cwd: project.root, env }
 }

@@ -9,6 +9,8 @@ export interface LaunchSpec {
 export interface RuntimeOptions {
   /** Explicit LuaJIT binary (--luajit); falls back to ALLO_LUAJIT in `env`. */
   luajit?: string
+  /** false: pass alloui's poll timeout unchanged (--no-poll-fix). */
+  pollFix?: boolean
   /** Environment to read ALLO_LUAJIT and PATH from (defaults to process.env). */
   env?: NodeJS.ProcessEnv
 }

@@ -8,14 +8,18 @@
 -- Protocol, both ways: frames of u32be(length of body) .. body, the body being fields
 -- u32be(length) .. bytes. The first field says what the frame is.
 --   in:  S id cwd argc argv[1..argc] env[...]   start a process ("K=V" env entries; cwd may be "")
+--        C id                                   close that process's stdin (assist asks it to leave)
 --   out: H pid                                  ready (sent once, first)
 --        P id pid                               started
 --        F id errno                             could not start (errno number; nothing was started)
 --        O id stream bytes                      output ("1" stdout, "2" stderr)
 --        E id stream                            that stream reached end of file
 --        X id code|"" signal|""                 exited (output read so far comes first)
--- End of file on stdin (the gateway is gone) ends the spawner; its children live on in their own
--- process groups, as they would under the gateway's own spawn.
+-- Each child's stdin is a pipe whose write end only the spawner holds: closing it (C, the child's
+-- exit, or the spawner's own end) is the launcher's request to leave (see launcher.ts, stop()).
+-- End of file on stdin (the gateway is gone, even killed by SIGKILL) ends the spawner; children still
+-- running are first asked to leave (their stdin closes), and those still there after 3 s are killed
+-- (SIGKILL to their process groups): nothing started by a dead gateway lives on unsupervised.
 local ffi = require('ffi')
 local bit = require('bit')
 
@@ -59,12 +63,15 @@ int close(int fd);
 int fcntl(int fd, int cmd, ...);
 pid_t waitpid(pid_t pid, int *status, int options);
 pid_t getpid(void);
+int kill(pid_t pid, int sig);
+struct spawner_timespec { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk_id, struct spawner_timespec *tp);
 ]])
 
 local C = ffi.C
 -- Linux values (asm-generic; the same on x86_64 and arm64).
 local EINTR, EAGAIN, ENOENT, ENOTDIR, EACCES = 4, 11, 2, 20, 13
-local O_RDONLY, O_NONBLOCK, O_CLOEXEC = 0, 2048, 524288
+local O_NONBLOCK, O_CLOEXEC = 2048, 524288
 local F_GETFL, F_SETFL = 3, 4
 local SIG_BLOCK, SIGCHLD, SIGPIPE, SIGINT, SIGHUP, SIGTERM, SIGQUIT = 0, 17, 13, 2, 1, 15, 3
 local POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 1, 4, 8, 16, 32
@@ -108,7 +115,9 @@ local function u32(n)
 end
 
 local outq = {}
+local orphaned = false -- the gateway is gone: nothing is sent any more
 local function send(...)
+  if orphaned then return end
   local parts = {}
   local size = 0
   for i = 1, select('#', ...) do
@@ -122,6 +131,7 @@ local function send(...)
 end
 
 local wfds = ffi.new('struct pollfd[1]')
+local orphanedExit -- defined with the loop below
 local function flush()
   if #outq == 0 then return end
   local data = table.concat(outq)
@@ -139,7 +149,7 @@ local function flush()
         wfds[0].fd, wfds[0].events = 1, POLLOUT
         C.poll(wfds, 1, -1)
       elseif e ~= EINTR then
-        os.exit(0) -- the gateway is gone (EPIPE)
+        return orphanedExit() -- the gateway is gone (EPIPE)
       end
     end
   end
@@ -148,6 +158,7 @@ end
 ---------------------------------------------------------------------------- children
 
 local byPid = {} -- pid -> { id = , fds = { fd, fd } }
+local stdinOf = {} -- id -> write end of that child's stdin
 local pipes = {} -- read fd -> { id = , stream = "1"|"2" }
 local pollDirty = true
 
@@ -188,6 +199,10 @@ local function reap()
       local child = byPid[pid]
       if child then
         byPid[pid] = nil
+        if stdinOf[child.id] then
+          C.close(stdinOf[child.id])
+          stdinOf[child.id] = nil
+        end
         -- Output the child wrote before it died comes before its exit.
         for _, fd in ipairs(child.fds) do
           if pipes[fd] then pump(fd, 1024) end
@@ -223,12 +238,12 @@ local pidOut = ffi.new('pid_t[1]')
 local pipeFds = ffi.new('int[2]')
 
 -- One posix_spawn of `path`; returns pid or nil, errno.
-local function spawnOne(path, argv, env, cwd, outw, errw)
+local function spawnOne(path, argv, env, cwd, inr, outw, errw)
   local fa = ffi.new('spawner_actions_t')
   local attr = ffi.new('spawner_attr_t')
   C.posix_spawn_file_actions_init(fa)
   C.posix_spawnattr_init(attr)
-  C.posix_spawn_file_actions_addopen(fa, 0, '/dev/null', O_RDONLY, 0)
+  C.posix_spawn_file_actions_adddup2(fa, inr, 0)
   C.posix_spawn_file_actions_adddup2(fa, outw, 1)
   C.posix_spawn_file_actions_adddup2(fa, errw, 2)
   if cwd ~= '' then C.posix_spawn_file_actions_addchdir_np(fa, cwd) end
@@ -262,19 +277,26 @@ local function start(id, cwd, argv, env)
     C.close(outw)
     return send('F', id, errw)
   end
+  -- stdin: both ends blocking (the child's is a normal stdin; we never write to ours).
+  if C.pipe2(pipeFds, O_CLOEXEC) ~= 0 then
+    local e = errno()
+    for _, fd in ipairs({ outr, outw, errr, errw }) do C.close(fd) end
+    return send('F', id, e)
+  end
+  local inr, inw = pipeFds[0], pipeFds[1]
   local file = argv[1] or ''
   local pid, err
   if file == '' then
     pid, err = nil, ENOENT
   elseif file:find('/', 1, true) then
-    pid, err = spawnOne(file, argv, env, cwd, outw, errw)
+    pid, err = spawnOne(file, argv, env, cwd, inr, outw, errw)
   else
     -- Like libuv: search the PATH of the child's environment; EACCES wins over ENOENT.
     local sawEacces = false
     err = ENOENT
     for dir in (envPath(env) .. ':'):gmatch('([^:]*):') do
       local candidate = (dir == '' and '.' or dir) .. '/' .. file
-      pid, err = spawnOne(candidate, argv, env, cwd, outw, errw)
+      pid, err = spawnOne(candidate, argv, env, cwd, inr, outw, errw)
       if pid then break end
       if err == EACCES then sawEacces = true end
       if err ~= EACCES and err ~= ENOENT and err ~= ENOTDIR then break end
@@ -283,11 +305,14 @@ local function start(id, cwd, argv, env)
   end
   C.close(outw)
   C.close(errw)
+  C.close(inr)
   if not pid then
     C.close(outr)
     C.close(errr)
+    C.close(inw)
     return send('F', id, err)
   end
+  stdinOf[id] = inw
   pipes[outr] = { id = id, stream = '1' }
   pipes[errr] = { id = id, stream = '2' }
   byPid[pid] = { id = id, fds = { outr, errr } }
@@ -310,6 +335,12 @@ local function handle(fields)
     for i = 1, argc do argv[i] = fields[4 + i] end
     for i = 5 + argc, #fields do env[#env + 1] = fields[i] end
     start(id, cwd, argv, env)
+  elseif fields[1] == 'C' then
+    local w = stdinOf[fields[2]]
+    if w then
+      C.close(w)
+      stdinOf[fields[2]] = nil
+    end
   end
 end
 
@@ -348,6 +379,41 @@ local function rebuild()
 end
 
 local sigbuf = ffi.new('char[1024]')
+local ORPHAN_GRACE_MS = 3000
+
+local ts = ffi.new('struct spawner_timespec')
+local function nowMs()
+  C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+-- The gateway is gone: ask every child to leave, give them a moment, kill the rest, exit.
+orphanedExit = function()
+  orphaned = true
+  outq = {}
+  for id, w in pairs(stdinOf) do
+    C.close(w)
+    stdinOf[id] = nil
+  end
+  local deadline = nowMs() + ORPHAN_GRACE_MS
+  while next(byPid) ~= nil and nowMs() < deadline do
+    if pollDirty then rebuild() end
+    pfds[0].fd = -1 -- stdin has ended: poll ignores it
+    if C.poll(pfds, nfds, 100) > 0 then
+      for i = 2, nfds - 1 do
+        local fd = pfds[i].fd
+        if pfds[i].revents ~= 0 and pipes[fd] then pump(fd, 4) end -- read and dropped
+      end
+      if pfds[1].revents ~= 0 then
+        while C.read(sigfd, sigbuf, 1024) > 0 do end
+        reap()
+      end
+    end
+  end
+  for pid in pairs(byPid) do C.kill(-pid, 9) end
+  os.exit(0)
+end
+
 send('H', C.getpid())
 flush()
 while true do
@@ -375,7 +441,7 @@ while true do
         parse()
       elseif r == 0 or (errno() ~= EINTR and errno() ~= EAGAIN) then
         flush()
-        os.exit(0)
+        orphanedExit()
       end
     end
     flush()
