@@ -16,7 +16,7 @@ Each POST needs the headers x-alloverse-server (the alloplace:// URL to connect 
 
 Instances do not inherit the gateway's environment (its ASSIST_ADMIN_TOKEN, PORT, APPS_ROOT, NODE_OPTIONS … stay with the gateway): each gets only ${PASSED_VARIABLES.join(', ')} and ${PASSED_PREFIXES.map((p) => `${p}*`).join(', ')} from it, plus --env values, the app's alloapp.json "env", and ALLO_APP_BOOT_ARGS / ALLO_APP_BOOTED_BY_IDENTITY.
 
-Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and DELETE /instances/ID (loopback only, or with --admin-token). SIGTERM or Ctrl-C stops accepting, stops every instance (TERM, grace, KILL) and exits 0; a second signal kills them at once.`
+Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and DELETE /instances/ID (loopback only, or with --admin-token). SIGTERM or Ctrl-C stops accepting, stops every instance (asks it to leave the place, then TERM, grace, KILL) and exits 0; a second signal kills them at once.`
 
   static override examples = [
     '<%= config.bin %> serve',
