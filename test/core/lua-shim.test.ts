@@ -294,7 +294,9 @@ describe("the development place's launches (launch_app → the gateway → the a
       host: '127.0.0.1',
       appDir: root,
       log: { ...silentLog, info: (m: string) => lines.push(m) } as typeof silentLog,
-      env: { PATH: process.env.PATH, STANDIN_POLL_LOG: join(root, 'poll.log') },
+      env: { PATH: process.env.PATH },
+      // the gateway passes only allow-listed variables on; the stand-in's log path is an addition
+      appEnv: { STANDIN_POLL_LOG: join(root, 'poll.log') },
     })
     try {
       const events = agentEvents(place)
