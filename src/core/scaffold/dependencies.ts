@@ -9,6 +9,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { ALLOUI_DIR } from '../project.js'
 import { type Context, DEFAULT_ALLOUI_URL } from './context.js'
 import { git, hasGit } from './git.js'
@@ -70,6 +71,7 @@ export async function installDecision(ctx: Context): Promise<void> {
   if (ctx.install && !hasGit(ctx.env)) {
     throw new UserError(
       'Installing alloui-lua needs git, which is not installed: install git (e.g. sudo apt install git), or pass --no-install.',
+      EXIT.missingDependency,
     )
   }
 }

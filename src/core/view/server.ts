@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isMatrix } from '../matrix.js'
 import {
   type ClientMessage,
@@ -125,6 +126,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   if (!existsSync(join(staticDir, 'index.html'))) {
     throw new UserError(
       `The web view's page is missing (${join(staticDir, 'index.html')}): run "npm run build" to bundle it.`,
+      EXIT.missingDependency,
     )
   }
   const { WebSocketServer: WSS } = await import('ws')
@@ -361,6 +363,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
         reject(
           new UserError(
             `Port ${opts.port} on ${host} is already in use for the web view: pass another --view-port (0 picks a free one).`,
+            EXIT.network,
           ),
         )
       } else reject(err)
