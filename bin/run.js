@@ -11,6 +11,20 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
+  const { existsSync } = await import('node:fs')
+  if (!existsSync(new URL('../dist/commands', import.meta.url))) {
+    // A checkout that was never built (`npm start` before `npm run build`): oclif would find no
+    // commands and call every one unknown.
+    const { fileURLToPath } = await import('node:url')
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const build = existsSync(new URL('../node_modules', import.meta.url))
+      ? 'npm run build'
+      : 'npm ci && npm run build'
+    process.stderr.write(
+      `✖ allo-assist is not built (${root}dist has no commands): run \`${build}\` in ${root}, then try again.\n`,
+    )
+    process.exit(3) // EXIT.missingDependency (src/core/exit-codes.ts; dist/ is what is missing)
+  }
   const help = await helpCache(args)
   if (help?.text) {
     process.stdout.write(help.text)

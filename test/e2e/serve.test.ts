@@ -201,7 +201,7 @@ describe('assist serve', () => {
       cwd: root,
     })
     blocker.close()
-    assert.equal(busy.code, 2)
+    assert.equal(busy.code, 4, 'EXIT.network')
     assert.match(busy.stderr, /already in use.*pass --port/)
 
     const badFormat = await runCli(['serve', '--log-format', 'xml'], { cwd: root })

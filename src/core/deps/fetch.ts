@@ -69,7 +69,7 @@ export async function downloadLibrary(
         )
       checksum = 'verified'
     }
-    assertLibrary(tmp, p, `The download from ${url}`)
+    assertLibrary(tmp, p, `The download from ${url}`, EXIT.network)
     return { tmp, url, bytes: result.bytes, sha256: result.sha256, checksum }
   } catch (err) {
     rmSync(tmp, { force: true })

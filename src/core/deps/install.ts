@@ -45,12 +45,18 @@ export function tempBeside(target: string): string {
   return tmp
 }
 
-/** Throws a UserError unless `path` is a shared library for the platform (by header). */
-export function assertLibrary(path: string, p: PlatformInfo, what: string): void {
+/** Throws a UserError (exiting with `exitCode`) unless `path` is a shared library for the platform (by header). */
+export function assertLibrary(
+  path: string,
+  p: PlatformInfo,
+  what: string,
+  exitCode: number = EXIT.usage,
+): void {
   const verdict = checkLibraryHeader(readHeader(path), p.platform)
   if (!verdict.ok)
     throw new UserError(
       `${what} is ${verdict.kind}, not ${PLATFORM_WORDS[p.platform]} (${verdict.reason}). The installed library was not changed.`,
+      exitCode,
     )
 }
 
