@@ -13,7 +13,7 @@ export type Stream = 'stdout' | 'stderr'
 
 /**
  * Passes an instance's lines through, except that from a stderr line saying "Failed to connect" on,
- * its lines are held back: if the app then dies of it, `settle(true)` drops them (the caller says
+ * its stderr lines (the Lua stack trace) are held back; stdout goes on (allonet logs why there): if the app then dies of it, `settle(true)` drops them (the caller says
  * what happened in one line); if it exits cleanly, keeps running past HOLD_MS, or is stopped, they
  * are shown after all. One per instance.
  */
@@ -33,7 +33,7 @@ export class ConnectFailureFilter {
   }
 
   line(line: string, stream: Stream): void {
-    if (this.holding) {
+    if (this.holding && stream === 'stderr') {
       this.held.push([line, stream])
       return
     }

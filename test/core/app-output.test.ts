@@ -17,18 +17,23 @@ test('lines pass through until alloui says it could not connect; dying of it dro
   f.line('luajit: app.lua:93: Failed to connect', 'stderr')
   f.line('stack traceback:', 'stderr')
   f.line('  [C]: in function error', 'stderr')
+  f.line('[INFO] Connection to 127.0.0.1:1 failed.', 'stdout') // stdout is not held
   assert.equal(f.sawConnectFailure, true)
   f.settle(true)
-  assert.deepEqual(c.shown, ['stdout:Connecting…', 'stdout:Failed to connect'])
+  assert.deepEqual(c.shown, [
+    'stdout:Connecting…',
+    'stdout:Failed to connect',
+    'stdout:[INFO] Connection to 127.0.0.1:1 failed.',
+  ])
 })
 
 test('held lines are shown when the app exits for another reason', () => {
   const c = collect()
   const f = new ConnectFailureFilter(c.show)
   f.line('Failed to connect (will retry)', 'stderr')
-  f.line('bye', 'stdout')
+  f.line('giving up', 'stderr')
   f.settle(false)
-  assert.deepEqual(c.shown, ['stderr:Failed to connect (will retry)', 'stdout:bye'])
+  assert.deepEqual(c.shown, ['stderr:Failed to connect (will retry)', 'stderr:giving up'])
   f.line('after', 'stdout')
   assert.deepEqual(c.shown.at(-1), 'stdout:after')
 })
