@@ -104,7 +104,7 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
       // Straight to fd 2: listr2 buffers process.stderr writes while it draws.
       writeSync(2, `\n${c.yellow('Cancelled')}: ${ctx.cancelNote}.\n`)
       process.off('SIGINT', onSigint)
-      setTimeout(() => process.exit(130), 1000).unref() // in case someone else still handles SIGINT
+      setTimeout(() => process.exit(signalExit('SIGINT')), 1000).unref() // in case someone else still handles SIGINT
       process.kill(process.pid, 'SIGINT')
     }
     process.on('SIGINT', onSigint)

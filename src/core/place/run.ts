@@ -102,7 +102,7 @@ export async function runPlace(opts: PlaceRunOptions): Promise<number> {
   await view?.close()
   await place.close()
   reporter.info('Place closed.')
-  return 0
+  return EXIT.ok
 }
 
 /** The web view beside a place (unless `view: false`); closes the place if the view cannot start. */
