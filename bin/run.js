@@ -29,9 +29,26 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
   if (help?.text) {
     process.stdout.write(help.text)
   } else {
-    const { execute } = await import('@oclif/core')
+    const oclif = await import('@oclif/core')
     const capture = help ? captureOutput() : undefined
-    await execute({ dir: import.meta.url })
+    await oclif
+      .run(args, import.meta.url)
+      .then(() => oclif.flush())
+      .catch(async (error) => {
+        // oclif's own errors from outside our commands (help's "Command x not found", a plugin's bad
+        // value) in our one-line style, as a usage error; exit requests and bugs (which keep their
+        // stack) go to oclif's handler.
+        if (error?.oclif && error.code !== 'EEXIT' && !error.skipOclifErrorHandling && error.message) {
+          const [{ oneLine }, { c }] = await Promise.all([
+            import('../dist/base-command.js'),
+            import('../dist/core/output.js'),
+          ])
+          process.stderr.write(`${c.red('✖')} ${oneLine(error.message)} See \`assist help\`.\n`)
+          process.exitCode = 2 // EXIT.usage (src/core/exit-codes.ts)
+          return
+        }
+        return oclif.handle(error)
+      })
     const out = capture?.stop()
     // Keep only a clean render: something on stdout, nothing on stderr, a zero exit.
     if (help && out?.stdout && !out.stderr && !process.exitCode) help.keep(out.stdout)

@@ -127,6 +127,12 @@ describe('newcomer errors', () => {
         /^✖ --port: Expected an integer but received: x\. See `assist serve --help`\.$/,
       ],
       [['create', '--template'], /^✖ Flag --template expects a value\. See `assist create --help`\.$/],
+      // oclif's own commands (help, autocomplete) and errors outside any command
+      [['help', 'rn'], /^✖ Command rn not found\. See `assist help`\.$/],
+      [
+        ['autocomplete', 'zsh2'],
+        /^✖ Expected zsh2 to be one of: zsh, bash, powershell\. See `assist help`\.$/,
+      ],
     ]
     for (const [args, message] of cases) {
       test(args.join(' '), async () => {
