@@ -1,6 +1,7 @@
 /**
  * Watches an app's files and reports one change per burst of saves (trailing debounce).
  */
+import { createHash } from 'node:crypto'
 import { fstatSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, sep } from 'node:path'
 import { type FSWatcher, watch } from 'chokidar'
@@ -110,11 +111,19 @@ export function ownOutputFiles(): string[] {
   return out
 }
 
-/** What a file looks like now (inode, size, mtime), or 'missing'. */
+/**
+ * What a file looks like now, or 'missing': inode, size, mtime (so `touch` counts as a change) and,
+ * for files up to 4 MiB, a hash of the content (so a same-size save within a coarse mtime's
+ * granularity still counts as one).
+ */
 function signature(absPath: string): string {
   try {
     const st = statSync(absPath)
-    return `${st.ino}:${st.size}:${st.mtimeMs}`
+    const content =
+      st.isFile() && st.size <= 4 * 1024 * 1024
+        ? createHash('sha1').update(readFileSync(absPath)).digest('base64')
+        : ''
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${content}`
   } catch {
     return 'missing'
   }

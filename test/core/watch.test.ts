@@ -163,6 +163,24 @@ describe('saves through a temporary file', () => {
     }
   })
 
+  test('what is not an echo still counts: touch, and a second same-size save right after the first', async () => {
+    const root = makeLuaApp('notecho')
+    const main = join(root, 'lua/main.lua')
+    const c = await collect(root)
+    try {
+      writeFileSync(main, 'print("a")\n')
+      await c.settle(1)
+      writeFileSync(main, 'print("b")\n') // same size, moments later
+      await c.settle(2)
+      const r = spawnSync('touch', [main])
+      assert.equal(r.status, 0)
+      await c.settle(3)
+      assert.deepEqual(c.changes, [['lua/main.lua'], ['lua/main.lua'], ['lua/main.lua']])
+    } finally {
+      await c.close()
+    }
+  })
+
   test('deleting a file is still a change, named after the deleted file', async () => {
     const root = makeLuaApp('delete', { files: { 'lua/extra.lua': 'return 1\n' } })
     const c = await collect(root)
