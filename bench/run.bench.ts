@@ -83,9 +83,7 @@ function watcherProcess(argv: string[], cwd: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function measure(
-  runner: Runner,
-): Promise<{
+async function measure(runner: Runner): Promise<{
   latencies: number[]
   burstRestarts: number[]
   sedRestarts: number[]
