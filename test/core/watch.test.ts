@@ -156,7 +156,11 @@ describe('saves through a temporary file', () => {
       writeFileSync(tmp, 'print("new")\n')
       renameSync(tmp, main)
       await c.settle(1)
-      assert.deepEqual(c.changes, [['lua/main.lua']], 'one change, named after the file that ended up changed')
+      assert.deepEqual(
+        c.changes,
+        [['lua/main.lua']],
+        'one change, named after the file that ended up changed',
+      )
     } finally {
       await c.close()
     }
