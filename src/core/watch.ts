@@ -25,7 +25,7 @@ export const DEFAULT_IGNORES = [
   '*.tmp',
   // save-through-a-temporary-file: many editors (main.lua.tmp.<pid>), sed -i (sedXXXXXX beside the file), gedit
   '*.tmp.*',
-  'sed??????',
+  'sed[a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9]', // GNU sed: sed + 6 letters/digits, no dot
   '.goutputstream-*',
   '*.kate-swp',
   '*___jb_tmp___',
