@@ -3,10 +3,12 @@
  * - Restart latency: file write → the new instance's first output line, `assist run` vs nodemon running
  *   the same Lua app (nodemon default, and nodemon --delay 0.1 which is what it takes to restart once).
  * - Restarts per burst of 20 saves 20 ms apart.
+ * - Restarts per save through a temporary file: `sed -i` (sedXXXXXX beside the file, renamed over it)
+ *   and an editor's write-then-rename (main.lua.tmp.<n> renamed over main.lua 150 ms later).
  * - Start-up: `assist --version` / `assist --help` vs bare `node -e 0`.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeLuaApp, removeDir, tempDir } from '../test/helpers/app.js'
@@ -81,12 +83,19 @@ function watcherProcess(argv: string[], cwd: string) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function measure(runner: Runner): Promise<{ latencies: number[]; burstRestarts: number[] }> {
+async function measure(runner: Runner): Promise<{
+  latencies: number[]
+  burstRestarts: number[]
+  sedRestarts: number[]
+  renameRestarts: number[]
+}> {
   const parent = tempDir('assist-bench-')
   const root = makeLuaApp('bench', { boot: READY_BOOT }, parent)
   const p = watcherProcess(runner.argv(root), root)
   const latencies: number[] = []
   const burstRestarts: number[] = []
+  const sedRestarts: number[] = []
+  const renameRestarts: number[] = []
   try {
     if (!(await p.waitReady(1, 20_000))) throw new Error(`${runner.name} never started`)
     await sleep(500)
@@ -106,11 +115,27 @@ async function measure(runner: Runner): Promise<{ latencies: number[]; burstRest
       await sleep(2500)
       burstRestarts.push(p.ready - before)
     }
+    const main = join(root, 'lua/main.lua')
+    for (let i = 0; i < 3; i++) {
+      const before = p.ready
+      spawnSync('sed', ['-i', `1s/.*/-- sed ${i}/`, main])
+      await sleep(1500)
+      sedRestarts.push(p.ready - before)
+    }
+    for (let i = 0; i < 3; i++) {
+      const before = p.ready
+      // as a slower editor saves: the temporary file sits there 150 ms before it is renamed over
+      writeFileSync(`${main}.tmp.${process.pid}${i}`, `-- renamed ${i}\n`)
+      await sleep(150)
+      renameSync(`${main}.tmp.${process.pid}${i}`, main)
+      await sleep(1500)
+      renameRestarts.push(p.ready - before)
+    }
   } finally {
     await p.stop()
     removeDir(parent)
   }
-  return { latencies, burstRestarts }
+  return { latencies, burstRestarts, sedRestarts, renameRestarts }
 }
 
 function timeCommand(argv: string[], runs: number, env: NodeJS.ProcessEnv = process.env): number[] {
@@ -173,6 +198,20 @@ export default async function bench(): Promise<void> {
         metric: 'restarts per burst of 20 saves (median of 3)',
         ours: median(o.burstRestarts),
         anchor: median(a.burstRestarts),
+        anchorName: anchor.name,
+        note: 'goal: 1',
+      },
+      {
+        metric: 'restarts per `sed -i` save (median of 3)',
+        ours: median(o.sedRestarts),
+        anchor: median(a.sedRestarts),
+        anchorName: anchor.name,
+        note: 'goal: 1',
+      },
+      {
+        metric: 'restarts per write, 150 ms, rename save (median of 3)',
+        ours: median(o.renameRestarts),
+        anchor: median(a.renameRestarts),
         anchorName: anchor.name,
         note: 'goal: 1',
       },

@@ -11,13 +11,44 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
     `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`,
   )
 } else {
+  const { existsSync } = await import('node:fs')
+  if (!existsSync(new URL('../dist/commands', import.meta.url))) {
+    // A checkout that was never built (`npm start` before `npm run build`): oclif would find no
+    // commands and call every one unknown.
+    const { fileURLToPath } = await import('node:url')
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const build = existsSync(new URL('../node_modules', import.meta.url))
+      ? 'npm run build'
+      : 'npm ci && npm run build'
+    process.stderr.write(
+      `✖ allo-assist is not built (${root}dist has no commands): run \`${build}\` in ${root}, then try again.\n`,
+    )
+    process.exit(3) // EXIT.missingDependency (src/core/exit-codes.ts; dist/ is what is missing)
+  }
   const help = await helpCache(args)
   if (help?.text) {
     process.stdout.write(help.text)
   } else {
-    const { execute } = await import('@oclif/core')
+    const oclif = await import('@oclif/core')
     const capture = help ? captureOutput() : undefined
-    await execute({ dir: import.meta.url })
+    await oclif
+      .run(args, import.meta.url)
+      .then(() => oclif.flush())
+      .catch(async (error) => {
+        // oclif's own errors from outside our commands (help's "Command x not found", a plugin's bad
+        // value) in our one-line style, as a usage error; exit requests and bugs (which keep their
+        // stack) go to oclif's handler.
+        if (error?.oclif && error.code !== 'EEXIT' && !error.skipOclifErrorHandling && error.message) {
+          const [{ oneLine }, { c }] = await Promise.all([
+            import('../dist/base-command.js'),
+            import('../dist/core/output.js'),
+          ])
+          process.stderr.write(`${c.red('✖')} ${oneLine(error.message)} See \`assist help\`.\n`)
+          process.exitCode = 2 // EXIT.usage (src/core/exit-codes.ts)
+          return
+        }
+        return oclif.handle(error)
+      })
     const out = capture?.stop()
     // Keep only a clean render: something on stdout, nothing on stderr, a zero exit.
     if (help && out?.stdout && !out.stderr && !process.exitCode) help.keep(out.stdout)

@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs'
 import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { UserError } from '../core/errors.js'
+import { signalExit } from '../core/exit-codes.js'
 import { c } from '../core/output.js'
 import {
   buildContext,
@@ -117,7 +118,7 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
       // Straight to fd 2: listr2 buffers process.stderr writes while it draws.
       writeSync(2, `\n${c.yellow('Cancelled')}: ${ctx.cancelNote}.\n`)
       process.off('SIGINT', onSigint)
-      setTimeout(() => process.exit(130), 1000).unref() // in case someone else still handles SIGINT
+      setTimeout(() => process.exit(signalExit('SIGINT')), 1000).unref() // in case someone else still handles SIGINT
       process.kill(process.pid, 'SIGINT')
     }
     process.on('SIGINT', onSigint)
@@ -126,7 +127,7 @@ The app name must be 1–64 characters: lower-case letters, digits, "-" and "_",
       process.stdout.write(`\n${result.summary}\n`)
       if (result.exitCode !== 0) process.exitCode = result.exitCode
     } catch (err) {
-      if (isPromptCancel(err)) throw new UserError(`Cancelled: ${ctx.cancelNote}.`, 130)
+      if (isPromptCancel(err)) throw new UserError(`Cancelled: ${ctx.cancelNote}.`, signalExit('SIGINT'))
       throw err
     } finally {
       process.off('SIGINT', onSigint)

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { DEFAULT_GATEWAY_PORT, formatDoctor, runDoctor } from '../core/doctor.js'
+import { EXIT } from '../core/exit-codes.js'
 
 export default class Doctor extends BaseCommand {
   static override summary =
@@ -43,6 +44,6 @@ export default class Doctor extends BaseCommand {
     const ok = checks.every((ch) => ch.ok)
     if (flags.json) this.log(JSON.stringify({ ok, checks }, null, 2))
     else process.stdout.write(formatDoctor(checks))
-    if (!ok) process.exitCode = 1
+    if (!ok) process.exitCode = EXIT.failure
   }
 }

@@ -12,7 +12,9 @@ export default class Run extends BaseCommand {
 
 Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too. It also prints the URL of the place's web view (--open opens it in the browser): see the app's entities in 3D and poke its buttons.
 
-Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor temp files and what the app's .gitignore ignores.`
+Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor and tool temp files (a save through a temporary file, as sed -i and many editors do, is one change named after the real file), the files run's own output is redirected to, and what the app's .gitignore ignores.
+
+Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when something is missing (LuaJIT, alloui, the allonet library), 4 when nothing answers at the place URL or a port is taken, 5 when the app failed, 128 + N when stopped by signal N.`
 
   static override examples = [
     '<%= config.bin %> run',
@@ -45,7 +47,8 @@ Watched: everything under the app root except .git, node_modules, allo/deps, all
       multiple: true,
     }),
     'no-watch': Flags.boolean({
-      description: 'Run once without watching files; run exits when the app exits',
+      description:
+        'Run once without watching files; run exits when the app exits (0 if it exited 0, else 5; 4 if it could not reach the place)',
     }),
     delay: Flags.integer({
       description: 'Quiet time in ms after the last save before restarting',

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
+import { EXIT } from '../core/exit-codes.js'
 import { listeningLine } from '../core/gateway/server.js'
 import { createLog, type LogFormat, startGateway } from '../core/gateway.js'
 import { normalizeAllowedHost } from '../core/host-check.js'
@@ -143,11 +144,11 @@ Every instance is tracked and reaped. GET /health, GET /apps, GET /instances and
         })
         void gateway.close().then(() => {
           log.info('all instances stopped; bye', { event: 'stopped' })
-          process.exit(signals > 1 ? 1 : 0)
+          process.exit(signals > 1 ? EXIT.failure : EXIT.ok)
         })
       } else {
         log.warn(`${sig} again: killing every instance now`, { event: 'shutdown-forced', signal: sig })
-        void gateway.close({ force: true }).then(() => process.exit(1))
+        void gateway.close({ force: true }).then(() => process.exit(EXIT.failure))
       }
     }
     process.on('SIGTERM', onSignal)

@@ -773,11 +773,20 @@ export function runCommand(argv: string[], opts: CommandOptions = {}): Promise<C
 
 /**
  * Opens a URL in the user's default browser (the `open` package: xdg-open, open, start), without
- * waiting for the browser. Loaded lazily: only `--open` needs it.
+ * waiting for the browser. Loaded lazily: only `--open` needs it. `onFailure` hears why when the
+ * opener cannot be started or gives up (xdg-open exits non-zero when it finds no browser).
  */
-export async function openInBrowser(url: string): Promise<void> {
+export async function openInBrowser(url: string, onFailure: (why: string) => void): Promise<void> {
   const { default: open } = await import('open')
   const child = await open(url)
-  child.on('error', () => {})
+  child.on('error', (err) => onFailure(err.message))
+  child.on('exit', (code, signal) => {
+    if (code !== 0)
+      onFailure(
+        signal
+          ? `the opener was killed by ${signal}`
+          : `no browser found: the opener exited with code ${code}`,
+      )
+  })
   child.unref()
 }

@@ -3,15 +3,17 @@
  * (optionally) after a crash. Resolves with the status `run` should exit with.
  */
 import { createInterface } from 'node:readline'
+import { ConnectFailureFilter, connectFailureMessage } from './app-output.js'
 import { UserError } from './errors.js'
-import { describeExit, type ExitInfo, exitStatusOf, type Instance, startInstance } from './launcher.js'
+import { EXIT, signalExit } from './exit-codes.js'
+import { APP_EXIT, describeExit, type ExitInfo, type Instance, startInstance } from './launcher.js'
 import type { Reporter } from './output.js'
 import { type AppProject, findProject } from './project.js'
 import { launchSpecFor } from './runtimes/index.js'
 import { pollFixNote } from './runtimes/lua.js'
-import { Supervisor } from './supervisor.js'
+import { isCrash, Supervisor } from './supervisor.js'
 import { type ViewFlags, viewLine } from './view/attach.js'
-import { watchApp } from './watch.js'
+import { ownOutputFiles, watchApp } from './watch.js'
 
 export interface RunOptions {
   cwd: string
@@ -39,20 +41,27 @@ export interface RunOptions {
   verbose?: boolean
   /** Called when an instance's process has exited (the built-in place drops what it left). */
   onInstanceExit?: (instance: Instance) => void
+  /** The place is the one runWithBuiltInPlace started (changes what a connect failure says). */
+  builtInPlace?: boolean
+}
+
+/** A working example value for each JSON flag, shown when the given one is wrong. */
+const JSON_FLAG_EXAMPLES: Record<string, string> = {
+  '--launch-args': '{"initialLocation":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,-2,1]}',
+  '--identity': '{"display_name":"me"}',
 }
 
 /** Checks a flag value is a JSON object (or any JSON when `objectOnly` is false). */
 export function parseJsonFlag(flag: string, text: string, objectOnly: boolean): string {
+  const example = `${flag} '${JSON_FLAG_EXAMPLES[flag] ?? '{}'}'`
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch {
-    throw new UserError(`${flag} is not valid JSON: pass e.g. ${flag} '{"display_name":"me"}'.`)
+    throw new UserError(`${flag} is not valid JSON: pass e.g. ${example}.`)
   }
   if (objectOnly && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-    throw new UserError(
-      `${flag} must be a JSON object, e.g. ${flag} '{"initialLocation":[1,0,0,0,0,1,0,0,0,0,1,0,0,0,-2,1]}'.`,
-    )
+    throw new UserError(`${flag} must be a JSON object, e.g. ${example}.`)
   }
   return text
 }
@@ -76,18 +85,23 @@ export async function runApp(opts: RunOptions): Promise<number> {
   const plain = !opts.watch && !opts.restartOnCrash
   const waitHint = opts.stdin ? ' (or type rs + Enter)' : ''
   let firstStart = true
+  // Each instance's output goes through its own filter (a connect failure is held back, then said in one line).
+  const filters = new WeakMap<Instance, ConnectFailureFilter>()
+  let connectFailed = false
 
   const supervisor = new Supervisor({
     restartOnCrash: opts.restartOnCrash,
     graceMs: opts.graceMs,
     start: async () => {
+      const filter = new ConnectFailureFilter((line, stream) => reporter.appLine(tag, line, stream))
       const instance = await startInstance({
         spec,
         tag,
         bootArgs: opts.launchArgs,
         identity: opts.identity,
-        onLine: (line, stream) => reporter.appLine(tag, line, stream),
+        onLine: (line, stream) => filter.line(line, stream),
       })
+      filters.set(instance, filter)
       if (opts.onInstanceExit) void instance.exited.then(() => opts.onInstanceExit?.(instance))
       return instance
     },
@@ -100,14 +114,20 @@ export async function runApp(opts: RunOptions): Promise<number> {
         }
       },
       exited(instance, exit, next) {
+        const filter = filters.get(instance)
+        connectFailed = (filter?.sawConnectFailure ?? false) && isCrash(exit)
+        filter?.settle(connectFailed)
         const how = `${tag} ${describeExit(exit)} after ${formatSeconds(exit.lifetimeMs)}`
         if (next.action === 'wait' && !next.crashed) {
           reporter.info(plain ? `${how}.` : `${how}. Waiting for a change${waitHint}.`)
           return
         }
-        const tail = instance.tail().slice(-10)
-        reporter.error(`✖ ${how}.${tail.length ? ' Last output:' : ''}`)
-        for (const line of tail) reporter.error(`  │ ${line}`)
+        // Its output was shown live, line by line: not again here.
+        reporter.error(
+          connectFailed
+            ? `✖ ${connectFailureMessage(opts.placeUrl, opts.builtInPlace === true)}`
+            : `✖ ${how}.`,
+        )
         if (next.action === 'restart')
           reporter.warn(`Restarting in ${formatSeconds(next.delayMs)} (--restart-on-crash).`)
         else if (!plain) reporter.info(`Waiting for a change to restart${waitHint}.`)
@@ -123,6 +143,8 @@ export async function runApp(opts: RunOptions): Promise<number> {
         root: project.root,
         paths: opts.watchPaths ?? project.config.watch,
         extra: [...(project.config.ignore ?? []), ...(opts.ignore ?? [])],
+        // `assist run > run.out` in the app folder: what we print must not restart the app.
+        ignoreFiles: ownOutputFiles(),
         debounceMs: opts.debounceMs,
         onBurstStart: () => supervisor.prepareRestart(),
         onChange: (files) => {
@@ -142,9 +164,11 @@ export async function runApp(opts: RunOptions): Promise<number> {
 
   await supervisor.restart('▶ started')
 
+  let stoppedBy: NodeJS.Signals | undefined
   const exit = await new Promise<ExitInfo | undefined>((resolve) => {
     let signalled = false
     const onSignal = (signal: NodeJS.Signals) => {
+      stoppedBy ??= signal
       if (signalled) {
         reporter.warn(`${signal} again: killing ${tag} now.`)
         void supervisor.close(true).then(resolve)
@@ -171,7 +195,22 @@ export async function runApp(opts: RunOptions): Promise<number> {
   })
   rl?.close()
   await watcher?.close()
-  return exit ? exitStatusOf(exit) : 0
+  return runStatus(exit, stoppedBy, connectFailed)
+}
+
+/**
+ * What `run` exits with (see exit-codes.ts): 128 + N when a signal N stopped it; otherwise (the app
+ * ended a plain run) 0 when it exited 0, EXIT.network when it could not reach the place, else EXIT.appFailed.
+ */
+export function runStatus(
+  exit: Pick<ExitInfo, 'code' | 'signal'> | undefined,
+  stoppedBy: NodeJS.Signals | undefined,
+  connectFailed: boolean,
+): number {
+  if (stoppedBy) return signalExit(stoppedBy)
+  if (!exit || !isCrash(exit)) return EXIT.ok
+  // The app lost its place (assist-boot.lua's exit 81), or never reached it: a network failure.
+  return connectFailed || exit.code === APP_EXIT.lostPlace ? EXIT.network : EXIT.appFailed
 }
 
 export interface BuiltInPlaceOptions {
@@ -206,6 +245,7 @@ export async function runWithBuiltInPlace(
     // An app that could not say goodbye (killed, or not started through assist-boot.lua) is
     // forgotten within seconds rather than allonet's 20.
     peerTimeoutMs: 5000,
+    portFlag: '--place-port',
   })
   opts.reporter.info(`Built-in place ${JSON.stringify(place.name)} is listening on ${place.url}`)
   const view = await startView(place, { view: opts.place.view, reporter: opts.reporter })
@@ -215,6 +255,7 @@ export async function runWithBuiltInPlace(
     return await runApp({
       ...opts,
       placeUrl: place.url,
+      builtInPlace: true,
       onInstanceExit: (i) => void place.dropLaunch(i.token),
     })
   } finally {

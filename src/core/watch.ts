@@ -1,7 +1,8 @@
 /**
  * Watches an app's files and reports one change per burst of saves (trailing debounce).
  */
-import { lstatSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { fstatSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { isAbsolute, join, relative, sep } from 'node:path'
 import { type FSWatcher, watch } from 'chokidar'
 import ignore from 'ignore'
@@ -22,6 +23,11 @@ export const DEFAULT_IGNORES = [
   '.#*',
   '\\#*#', // emacs autosave (escaped: a leading # is a comment in gitignore syntax)
   '*.tmp',
+  // save-through-a-temporary-file: many editors (main.lua.tmp.<pid>), sed -i (sedXXXXXX beside the file), gedit
+  '*.tmp.*',
+  'sed[a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9][a-zA-Z0-9]', // GNU sed: sed + 6 letters/digits, no dot
+  '.goutputstream-*',
+  '*.kate-swp',
   '*___jb_tmp___',
   '*___jb_old___',
   '.DS_Store',
@@ -33,6 +39,8 @@ export interface IgnoreOptions {
   extra?: string[]
   /** Also honour the app's own .gitignore (default true). */
   useGitignore?: boolean
+  /** Absolute paths of single files never to watch (e.g. where assist's own output goes). */
+  ignoreFiles?: string[]
 }
 
 /** A predicate that says whether an absolute path under `root` should be ignored. */
@@ -48,12 +56,13 @@ export function createIgnoreMatcher(
     }
   }
   if (opts.extra?.length) ig.add(opts.extra)
+  const files = filesUnder(opts.root, opts.ignoreFiles ?? [])
   return (absPath, isDirectory) => {
     const rel = relative(opts.root, absPath)
     if (rel === '') return false
     if (rel.startsWith('..') || isAbsolute(rel)) return true // outside the app
     const posix = sep === '/' ? rel : rel.split(sep).join('/')
-    if (ig.ignores(posix)) return true
+    if (files.has(posix) || ig.ignores(posix)) return true
     let dir = isDirectory
     if (dir === undefined) {
       try {
@@ -66,6 +75,60 @@ export function createIgnoreMatcher(
   }
 }
 
+/** `paths` (absolute, maybe through symlinks) that lie under `root`, as root-relative posix paths. */
+function filesUnder(root: string, paths: string[]): Set<string> {
+  const out = new Set<string>()
+  if (paths.length === 0) return out
+  const roots = [root]
+  try {
+    roots.push(realpathSync(root))
+  } catch {
+    // root is checked elsewhere
+  }
+  for (const p of paths) {
+    for (const r of roots) {
+      const rel = relative(r, p)
+      if (rel && !rel.startsWith('..') && !isAbsolute(rel))
+        out.add(sep === '/' ? rel : rel.split(sep).join('/'))
+    }
+  }
+  return out
+}
+
+/**
+ * The regular files this process's stdout and stderr write to (`assist run > run.out`): watching
+ * them would restart the app for every line it prints. Linux (through /proc); elsewhere none.
+ */
+export function ownOutputFiles(): string[] {
+  const out: string[] = []
+  for (const fd of [1, 2]) {
+    try {
+      if (fstatSync(fd).isFile()) out.push(realpathSync(`/proc/self/fd/${fd}`))
+    } catch {
+      // closed, not a file, or no /proc
+    }
+  }
+  return out
+}
+
+/**
+ * What a file looks like now, or 'missing': inode, size, mtime (so `touch` counts as a change) and,
+ * for files up to 4 MiB, a hash of the content (so a same-size save within a coarse mtime's
+ * granularity still counts as one).
+ */
+function signature(absPath: string): string {
+  try {
+    const st = statSync(absPath)
+    const content =
+      st.isFile() && st.size <= 4 * 1024 * 1024
+        ? createHash('sha1').update(readFileSync(absPath)).digest('base64')
+        : ''
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${content}`
+  } catch {
+    return 'missing'
+  }
+}
+
 export interface WatchOptions extends IgnoreOptions {
   /** Paths to watch, relative to root (default: the whole root). */
   paths?: string[]
@@ -73,7 +136,11 @@ export interface WatchOptions extends IgnoreOptions {
   debounceMs: number
   /** First event of a burst (the app can start stopping right away). */
   onBurstStart?: (file: string) => void
-  /** A burst ended: the files that changed, relative to root, in order of first change. */
+  /**
+   * A burst ended: the files that changed, relative to root, in order of first change. Files that
+   * no longer exist are left out (a temporary file renamed over the real one), unless nothing else
+   * changed (a deletion).
+   */
   onChange: (files: string[]) => void
 }
 
@@ -103,10 +170,15 @@ export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
   let timer: NodeJS.Timeout | undefined
   let lastAt = 0
   let widestGap = 0
+  // How each file looked when the last burst it was in settled. Watchers report one save more than
+  // once (chokidar confirms a rename ~100 ms later, after its raw event): an event for a file that
+  // still looks exactly like that is an echo, not a new save, and starts no burst.
+  const settledAs = new Map<string, string>()
   const activity = (absPath: string) => {
     const rel = relative(opts.root, absPath) || '.'
     const now = performance.now()
     if (burst.length === 0) {
+      if (settledAs.get(rel) === signature(absPath)) return
       widestGap = 0
       opts.onBurstStart?.(rel)
     } else widestGap = Math.max(widestGap, now - lastAt)
@@ -117,7 +189,13 @@ export async function watchApp(opts: WatchOptions): Promise<AppWatcher> {
       () => {
         const files = burst
         burst = []
-        opts.onChange(files)
+        const present: string[] = []
+        for (const file of files) {
+          const sig = signature(join(opts.root, file))
+          settledAs.set(file, sig)
+          if (sig !== 'missing') present.push(file)
+        }
+        opts.onChange(present.length > 0 ? present : files)
       },
       quietTime(opts.debounceMs, widestGap),
     )

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { createIgnoreMatcher, watchApp } from '../../src/core/watch.js'
@@ -22,6 +23,9 @@ describe('ignore rules', () => {
       'lua/4913',
       'lua/.#main.lua',
       'lua/#main.lua#',
+      'lua/main.lua.tmp.19305',
+      'lua/sed9LWcw9',
+      'lua/.goutputstream-XYZ123',
       'build',
       'build/out.lua',
       'x.cache',
@@ -35,6 +39,7 @@ describe('ignore rules', () => {
       'keep.cache',
       'allo/boot.lua',
       'lua/deps/lib.lua',
+      'lua/sedan.lua', // sed + 6 characters, but not sed's temporary name
     ]
     for (const p of yes) assert.equal(ignored(join(root, p)), true, `${p} should be ignored`)
     for (const p of no) assert.equal(ignored(join(root, p)), false, `${p} should be watched`)
@@ -77,6 +82,125 @@ describe('watchApp', () => {
       assert.equal(changes.length, 1, 'ignored files caused no change')
     } finally {
       await w.close()
+    }
+  })
+})
+
+/** Watches `root` with run's default quiet time and collects every burst. */
+async function collect(root: string, extra: { ignoreFiles?: string[] } = {}) {
+  const changes: string[][] = []
+  let burstStarts = 0
+  const w = await watchApp({
+    root,
+    debounceMs: 40,
+    ...extra,
+    onBurstStart: () => burstStarts++,
+    onChange: (files) => changes.push(files),
+  })
+  return {
+    changes,
+    starts: () => burstStarts,
+    async settle(atLeast: number) {
+      for (let i = 0; i < 200 && changes.length < atLeast; i++) await sleep(25)
+      // Longer than any echo of the save we know of (chokidar's atomic-save delay is 100 ms), so a
+      // second burst caused by the same save would have been seen.
+      await sleep(1000)
+    },
+    close: () => w.close(),
+  }
+}
+
+describe('saves through a temporary file', () => {
+  test('sed -i (writes sedXXXXXX beside the file, renames it over) is one change named after the file', async () => {
+    const root = makeLuaApp('sedi')
+    const main = join(root, 'lua/main.lua')
+    const c = await collect(root)
+    try {
+      for (let round = 1; round <= 3; round++) {
+        const r = spawnSync('sed', ['-i', `s/print("main[^"]*")/print("main ${round}")/`, main])
+        assert.equal(r.status, 0, String(r.stderr))
+        await c.settle(round)
+        assert.match(readFileSync(main, 'utf8'), new RegExp(`main ${round}`), 'sed really edited the file')
+        assert.equal(c.changes.length, round, `one change per save, got ${JSON.stringify(c.changes)}`)
+        assert.deepEqual(c.changes[round - 1], ['lua/main.lua'])
+      }
+      assert.equal(c.starts(), 3, 'one burst per save')
+    } finally {
+      await c.close()
+    }
+  })
+
+  // Written and renamed at once, and as a slower editor does (the temporary file sits there for
+  // 150 ms: long enough for the watcher to report it, then its rename, then its late echo).
+  for (const gapMs of [0, 150]) {
+    test(`an editor writing main.lua.tmp.<pid> and renaming it over main.lua ${gapMs} ms later is one change named main.lua`, async () => {
+      const root = makeLuaApp(`rename${gapMs}`)
+      const main = join(root, 'lua/main.lua')
+      const c = await collect(root)
+      try {
+        for (let round = 1; round <= 3; round++) {
+          const tmp = `${main}.tmp.${process.pid}${round}`
+          writeFileSync(tmp, `print("saved ${round}")\n`)
+          if (gapMs) await sleep(gapMs)
+          renameSync(tmp, main)
+          await c.settle(round)
+          assert.equal(c.changes.length, round, `one change per save, got ${JSON.stringify(c.changes)}`)
+          assert.deepEqual(c.changes[round - 1], ['lua/main.lua'])
+        }
+        assert.equal(c.starts(), 3, 'one burst per save')
+      } finally {
+        await c.close()
+      }
+    })
+  }
+
+  test('a temporary name not in the ignore list that vanishes is dropped from the report', async () => {
+    const root = makeLuaApp('vanish')
+    const main = join(root, 'lua/main.lua')
+    const c = await collect(root)
+    try {
+      const tmp = join(root, 'lua/.save-in-progress')
+      writeFileSync(tmp, 'print("new")\n')
+      renameSync(tmp, main)
+      await c.settle(1)
+      assert.deepEqual(
+        c.changes,
+        [['lua/main.lua']],
+        'one change, named after the file that ended up changed',
+      )
+    } finally {
+      await c.close()
+    }
+  })
+
+  test('what is not an echo still counts: touch, and a second same-size save right after the first', async () => {
+    const root = makeLuaApp('notecho')
+    const main = join(root, 'lua/main.lua')
+    const c = await collect(root)
+    try {
+      writeFileSync(main, 'print("a")\n')
+      await c.settle(1)
+      writeFileSync(main, 'print("b")\n') // same size, moments later
+      await c.settle(2)
+      const r = spawnSync('touch', [main])
+      assert.equal(r.status, 0)
+      await c.settle(3)
+      assert.deepEqual(c.changes, [['lua/main.lua'], ['lua/main.lua'], ['lua/main.lua']])
+    } finally {
+      await c.close()
+    }
+  })
+
+  test('deleting a file is still a change, named after the deleted file', async () => {
+    const root = makeLuaApp('delete', { files: { 'lua/extra.lua': 'return 1\n' } })
+    const c = await collect(root)
+    try {
+      spawnSync('rm', [join(root, 'lua/extra.lua')])
+      await c.settle(1)
+      assert.equal(c.changes.length, 1, JSON.stringify(c.changes))
+      assert.deepEqual(c.changes[0], ['lua/extra.lua'])
+    } finally {
+      await c.close()
     }
   })
 })

@@ -147,7 +147,7 @@ describe('assist fetch --build', () => {
       env: env(),
       timeoutMs: 180_000,
     })
-    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.equal(r.code, 1, r.stdout + r.stderr) // EXIT.failure
     const m =
       /Building allonet .* failed while building \(exit code \d+\)\. The full log is in (\S+build\.log)\. The installed library was not changed\./.exec(
         r.stderr,
@@ -165,7 +165,7 @@ describe('assist fetch --build', () => {
       cwd: root,
       env: { ...env(), PATH: pathWith('git', 'cc') },
     })
-    assert.equal(r.code, 2)
+    assert.equal(r.code, 3, 'EXIT.missingDependency')
     assert.match(
       r.stderr,
       /needs cmake, which is not installed: cmake \(Debian\/Ubuntu: sudo apt install cmake; macOS: brew install cmake\)/,

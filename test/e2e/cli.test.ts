@@ -99,7 +99,7 @@ test("a command's or topic's help is kept the same way, per command; a typo neve
   assert.equal((await runCli(['run', '--help'], { env })).stdout, 'KEPT RUN HELP\n')
   assert.match((await runCli(['serve', '--help'], { env })).stdout, /assist serve/, 'another help, rendered')
 
-  // A typo is oclif's to answer (exit 127 with a suggestion list), and nothing is kept for it.
+  // A typo is answered by the command_not_found hook (exit 2 with a suggestion), and nothing is kept for it.
   const before = kept().length
   const typo = await runCli(['rnu', '--help'], { env })
   assert.notEqual(typo.code, 0)
@@ -138,20 +138,25 @@ test('in a terminal, the kept root help is the one oclif rendered there (colour 
   assert.equal(file.endsWith('_color.txt'), bold, 'keyed by whether oclif coloured it')
 })
 
-test('a typo: in a terminal it asks "Did you mean run?" and runs it on yes; without one it exits 127', async () => {
+test('a typo: in a terminal it offers the closest command and runs it on yes; without one it exits 2', async () => {
   const cwd = tempDir()
-  // the suggestion is coloured: match around the escape codes
-  const tty = runCliInPty(['rnu'], { cwd, steps: [['Did you mean \\S*run\\S*\\?', 'y\r']] })
+  const tty = runCliInPty(['rnu'], { cwd, steps: [['Run `assist run` instead\\?', 'y\r']] })
   assert.equal(tty.error, null, plain(tty.output))
-  assert.match(plain(tty.output), /rnu is not a assist command/)
+  assert.match(plain(tty.output), /✖ rnu is not an assist command\./)
   assert.match(
     plain(tty.output),
     /No Alloverse app in .* looked for lua\/main\.lua/,
     'it ran `assist run` (here: in a folder with no app)',
   )
   const piped = await runCli(['rnu'], { cwd })
-  assert.equal(piped.code, 127)
-  assert.match(piped.stderr, /rnu is not a assist command/)
+  assert.equal(piped.code, 2)
+  assert.match(piped.stderr, /rnu is not an assist command\. Did you mean `assist run`\? Commands: /)
+  // No: the list of commands instead, exit 2.
+  const no = runCliInPty(['rnu'], { cwd, steps: [['Run `assist run` instead\\?', 'n\r']] })
+  assert.equal(no.error, null, plain(no.output))
+  assert.equal(no.code, 2)
+  assert.match(plain(no.output), /Commands: .*\brun\b.*See `assist help`\./)
+  assert.doesNotMatch(plain(no.output), /No Alloverse app/, 'nothing ran')
 })
 
 test('shell completion: assist autocomplete prints setup, and the script completes our commands', async () => {

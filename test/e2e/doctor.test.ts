@@ -348,7 +348,7 @@ describe('assist fetch: alloui', () => {
       cwd: root,
       env: GIT_ALLOW_FILE_ENV,
     })
-    assert.equal(r.code, 2)
+    assert.equal(r.code, 4, 'EXIT.network')
     assert.match(
       r.stderr,
       /Could not check out alloui \(git submodule update --init --recursive allo\/deps\/alloui failed/,

@@ -250,13 +250,13 @@ describe('assist fetch (download)', () => {
     ],
   ]
   for (const [name, arrange, message, extra] of failures) {
-    test(`${name}: its own message, exit 2, and the old library kept byte for byte`, async () => {
+    test(`${name}: its own message, exit 4 (network), and the old library kept byte for byte`, async () => {
       for (const k of [...m.routes.keys()])
         if (k.startsWith('/9.0.0.gbad') || k === '/loop2') m.routes.delete(k)
       arrange()
       const root = app({ lock: '9.0.0.gbad', cache: '0.0.1.g0' })
       const r = await fetchCli(root, '--base-url', m.url, ...(extra ?? []))
-      assert.equal(r.code, 2, r.stdout + r.stderr)
+      assert.equal(r.code, 4, r.stdout + r.stderr)
       assert.match(r.stderr, message)
       assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack')
       assertUntouched(root)
@@ -284,7 +284,7 @@ describe('assist fetch (download)', () => {
     await gone.close()
     const root = app({ lock: V1, cache: '0.0.1.g0' })
     const r = await fetchCli(root, '--base-url', gone.url)
-    assert.equal(r.code, 2)
+    assert.equal(r.code, 4, 'EXIT.network')
     assert.match(r.stderr, /Could not connect to 127\.0\.0\.1:\d+ \(connection refused\)/)
     assertUntouched(root)
   })
@@ -292,7 +292,7 @@ describe('assist fetch (download)', () => {
   test('no lock: says how to pick a version', async () => {
     const root = app({})
     const r = await fetchCli(root, '--base-url', m.url)
-    assert.equal(r.code, 2)
+    assert.equal(r.code, 3, 'EXIT.missingDependency')
     assert.match(r.stderr, /No allonet version is locked .*assist upgrade/)
   })
 
@@ -388,7 +388,7 @@ describe('assist upgrade', () => {
   test('a version the mirror lacks: clear 404, lock and library unchanged', async () => {
     const root = app({ lock: '0.0.1.g0', cache: '0.0.1.g0' })
     const r = await up(root, '7.7.7.gdead')
-    assert.equal(r.code, 2)
+    assert.equal(r.code, 4, 'EXIT.network')
     assert.match(r.stderr, /allonet version 7\.7\.7\.gdead has no build for linux-x64 at .* \(HTTP 404\)/)
     assert.equal(lock(root), '0.0.1.g0\n')
     assertUntouched(root)

@@ -82,7 +82,7 @@ describe('Lua apps under assist run / serve (assist-boot.lua)', () => {
       cwd: again,
       env: { TEST_APP_MODE: 'error-after-connect-once', TEST_CRASH_MARKER: join(tempDir(), 'crashed') },
     })
-    assert.notEqual(r.code, 0)
+    assert.equal(r.code, 5, 'the app failed (exit-codes.ts); its own code 80 is printed')
     assert.match(r.stdout + r.stderr, /boom right after connecting/)
     assert.match(r.stdout + r.stderr, /exited with code 80 \(error in the app\)/)
   })

@@ -60,6 +60,6 @@ test('quickstart: assist run in examples/hello, poke the button, see Hello!, sav
     await client?.disconnect()
     p.signal('SIGINT')
     const { code } = await p.closed
-    assert.equal(code, 0, 'the app exits 0 on SIGTERM, and run with it')
+    assert.equal(code, 130, 'Ctrl-C ends run with 128 + SIGINT, as a shell reports it')
   }
 })

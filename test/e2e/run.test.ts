@@ -103,8 +103,9 @@ describe('assist run', () => {
     const p = startRun(root, [], { TEST_APP_MODE: 'crash' })
     // stdout and stderr arrive on separate pipes: wait for each line rather than assume an order
     await p.waitFor(/Waiting for a change to restart/)
-    await p.waitFor(/│ boom: something broke/)
-    assert.match(p.stderr, /crashy exited with code 3 after [\d.]+s\. Last output:/)
+    await p.waitFor(/\[crashy\] boom: something broke/)
+    assert.match(p.stderr, /✖ crashy exited with code 3 after [\d.]+s\.\n/)
+    assert.equal(p.count(/boom: something broke/), 1, 'its output is shown once, live')
     await sleep(1200)
     assert.equal(p.count(/\[\w+\] booted \d/), 1, 'no restart loop')
     appendFileSync(join(root, 'lua/main.lua'), '-- fix\n')
@@ -132,7 +133,7 @@ describe('assist run', () => {
   })
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    test(`${sig} stops the whole app tree and run exits with the app's status`, async () => {
+    test(`${sig} stops the whole app tree and run exits with 128 + the signal's number`, async () => {
       const root = makeLuaApp(`tree${sig}`)
       const p = startRun(root, [], { TEST_APP_MODE: 'child' })
       await p.waitFor(booted(1))
@@ -147,17 +148,17 @@ describe('assist run', () => {
       assert.ok(isAlive(childPid) && isAlive(appPid))
       p.signal(sig)
       const { code } = await p.closed
-      assert.equal(code, 143, 'luajit dies of the SIGTERM it was sent: 128 + 15')
+      assert.equal(code, sig === 'SIGINT' ? 130 : 143, 'as a shell reports a process ended by that signal')
       for (let i = 0; i < 40 && (isAlive(childPid) || isAlive(appPid)); i++) await sleep(50)
       assert.equal(isAlive(appPid), false, 'app gone')
       assert.equal(isAlive(childPid), false, "app's child gone")
     })
   }
 
-  test('--no-watch runs once and exits with the app status', async () => {
+  test('--no-watch runs once and exits 0 when the app did, 5 (EXIT.appFailed) when it failed', async () => {
     const root = makeLuaApp('plain')
     const r = await runCli(['run', URL, '--no-watch'], { cwd: root, env: { TEST_APP_MODE: 'crash' } })
-    assert.equal(r.code, 3)
+    assert.equal(r.code, 5)
     assert.match(r.stderr, /plain exited with code 3/)
     const ok = await runCli(['run', URL, '--no-watch'], { cwd: root, env: { TEST_APP_MODE: 'exit0' } })
     assert.equal(ok.code, 0)
@@ -197,7 +198,7 @@ describe('assist run', () => {
   test('missing runtime pieces are reported before starting, in one line with the fix', async () => {
     const nolib = makeLuaApp('nolib', { withLib: false })
     const r1 = await runCli(['run', URL], { cwd: nolib })
-    assert.equal(r1.code, 2)
+    assert.equal(r1.code, 3, 'EXIT.missingDependency')
     assert.match(r1.stderr, /allonet library is missing .*Run `assist fetch`/)
     const r2 = await runCli(['run', URL], {
       cwd: makeLuaApp('nolj'),

@@ -189,7 +189,7 @@ describe('assist serve', () => {
 
     const app = makeLuaApp('nolib', { withLib: false }, empty)
     const broken = await runCli(['serve', '--port', '0'], { cwd: app })
-    assert.equal(broken.code, 2)
+    assert.equal(broken.code, 3, 'EXIT.missingDependency')
     assert.match(broken.stderr, /allonet library is missing/)
 
     const blocker = createServer()
@@ -201,7 +201,7 @@ describe('assist serve', () => {
       cwd: root,
     })
     blocker.close()
-    assert.equal(busy.code, 2)
+    assert.equal(busy.code, 4, 'EXIT.network')
     assert.match(busy.stderr, /already in use.*pass --port/)
 
     const badFormat = await runCli(['serve', '--log-format', 'xml'], { cwd: root })

@@ -62,7 +62,7 @@ describe('assist place: the web view', () => {
     const port = (busy.address() as { port: number }).port
     try {
       const r = await runCli(['place', '--port', '0', '--view-port', String(port)])
-      assert.equal(r.code, 2)
+      assert.equal(r.code, 4, 'EXIT.network')
       assert.match(r.stderr, new RegExp(`Port ${port} on 127.0.0.1 is already in use for the web view`))
       assert.match(r.stderr, /--view-port/)
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')

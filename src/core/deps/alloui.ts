@@ -2,6 +2,7 @@
 import { readdirSync, realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { findExecutable } from '../fsutil.js'
 import { runCommand } from '../launcher.js'
 import { ALLOUI_DIR } from '../project.js'
@@ -89,6 +90,7 @@ export async function ensureAlloui(
     const why = (r.stderr.trim().split('\n').pop() ?? '').trim()
     throw new UserError(
       `Could not check out alloui (${SUBMODULE_UPDATE} failed${why ? `: ${why}` : ''}). Check your network and the submodule URL in .gitmodules, then run it by hand.`,
+      EXIT.network,
     )
   }
   return 'checked-out'

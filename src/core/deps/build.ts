@@ -18,6 +18,7 @@ import {
 import { availableParallelism, homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isFile } from '../fsutil.js'
 import { type CommandResult, LaunchError, runCommand } from '../launcher.js'
 import { type LockEvents, withLock } from './fetch-lock.js'
@@ -133,6 +134,7 @@ export function assertBuildTools(env: NodeJS.ProcessEnv = process.env): void {
     throw new UserError(
       `\`assist fetch --build\` needs ${missing.map((t) => t.name).join(' and ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed: ` +
         `${missing.map(installHint).join('; ')}. Nothing was changed.`,
+      EXIT.missingDependency,
     )
 }
 
@@ -221,6 +223,7 @@ export async function buildFromSource(
         throw new UserError(
           `Building allonet ${opts.version} failed while ${what}${how ? ` (${how})` : ''}${extra}. The full log is in ${logPath}. ` +
             'The installed library was not changed.',
+          EXIT.failure,
         )
       }
       const run = async (what: string, argv: string[], cwd?: string, onLine?: (l: string) => void) => {

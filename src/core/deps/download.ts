@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isHtml } from './header.js'
 
 export type DownloadErrorKind =
@@ -34,7 +35,7 @@ export class DownloadError extends UserError {
   readonly status?: number
 
   constructor(kind: DownloadErrorKind, url: string, message: string, status?: number) {
-    super(message)
+    super(message, EXIT.network)
     this.kind = kind
     this.url = url
     this.status = status

@@ -1,6 +1,7 @@
 /** `assist fetch` and `assist upgrade` over HTTP: resolve, download, verify, install, record. */
 import { rmSync } from 'node:fs'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isFile } from '../fsutil.js'
 import type { AppProject } from '../project.js'
 import { latestUrl, libraryUrl, resolveBaseUrl } from './base-url.js'
@@ -75,6 +76,7 @@ export async function downloadLibrary(
       if (!published)
         throw new UserError(
           `${url}.sha256 holds no sha256 checksum; the mirror is broken. The installed library was not changed.`,
+          EXIT.network,
         )
     } catch (err) {
       if (!(err instanceof DownloadError && err.kind === 'not-found')) throw err
@@ -89,10 +91,11 @@ export async function downloadLibrary(
         throw new UserError(
           `Checksum mismatch for ${url}: the mirror publishes sha256 ${published} but the download has ${result.sha256}. ` +
             'The file is corrupt or was replaced; the installed library was not changed. Try again, or tell whoever runs the mirror.',
+          EXIT.network,
         )
       checksum = 'verified'
     }
-    assertLibrary(tmp, p, `The download from ${url}`)
+    assertLibrary(tmp, p, `The download from ${url}`, EXIT.network)
     return { tmp, url, from: result.finalUrl, bytes: result.bytes, sha256: result.sha256, checksum }
   } catch (err) {
     rmSync(tmp, { force: true })
@@ -100,6 +103,7 @@ export async function downloadLibrary(
       throw new UserError(
         `allonet version ${version} has no build for ${p.platform} at ${err.url} (HTTP ${err.status}). ` +
           `Check the version in ${LOCK_FILE} (\`assist upgrade\` picks the newest) and that the mirror has it, or build it with \`assist fetch --build\`.`,
+        EXIT.network,
       )
     throw err
   }
@@ -165,6 +169,7 @@ export async function fetchLatest(
       throw new UserError(
         `No latest build is published for branch "${branch}" on ${p.platform} (${url} answered HTTP ${err.status}). ` +
           'Check the branch name, or pin a version: assist upgrade 4.0.54.g53838b4.',
+        EXIT.network,
       )
     throw err
   }
@@ -174,12 +179,14 @@ export async function fetchLatest(
   } catch {
     throw new UserError(
       `${url} is not valid JSON: the mirror is broken. Pin a version instead: assist upgrade VERSION.`,
+      EXIT.network,
     )
   }
   const v = (json as { version?: unknown } | null)?.version
   if (typeof v !== 'string' || !isVersion(v))
     throw new UserError(
       `${url} names no valid version (expected {"version": "4.0.54.g53838b4", …}): the mirror is broken. Pin a version instead: assist upgrade VERSION.`,
+      EXIT.network,
     )
   return json as LatestInfo
 }

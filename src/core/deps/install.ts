@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isFile } from '../fsutil.js'
 import { allonetPlatform, type Platform } from '../project.js'
 import { checkLibraryHeader, PLATFORM_WORDS, readHeader } from './header.js'
@@ -23,6 +24,7 @@ export function requirePlatform(os: NodeJS.Platform = process.platform, arch = p
     throw new UserError(
       `allonet has no builds for ${os}-${arch} (only linux-x64, mac-universal, windows-x64). ` +
         'Build it yourself and install it with `assist fetch --from FILE`.',
+      EXIT.missingDependency,
     )
   return p
 }
@@ -43,12 +45,18 @@ export function tempBeside(target: string): string {
   return tmp
 }
 
-/** Throws a UserError unless `path` is a shared library for the platform (by header). */
-export function assertLibrary(path: string, p: PlatformInfo, what: string): void {
+/** Throws a UserError (exiting with `exitCode`) unless `path` is a shared library for the platform (by header). */
+export function assertLibrary(
+  path: string,
+  p: PlatformInfo,
+  what: string,
+  exitCode: number = EXIT.usage,
+): void {
   const verdict = checkLibraryHeader(readHeader(path), p.platform)
   if (!verdict.ok)
     throw new UserError(
       `${what} is ${verdict.kind}, not ${PLATFORM_WORDS[p.platform]} (${verdict.reason}). The installed library was not changed.`,
+      exitCode,
     )
 }
 

@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 
 export const LOCK_FILE = join('allo', 'allonet.lock')
 export const CACHE_FILE = join('allo', 'lib', 'allonet.cache')
@@ -58,6 +59,7 @@ export function requireLock(root: string): string {
     throw new UserError(
       `No allonet version is locked (${LOCK_FILE} is missing or empty): run \`assist upgrade\` to lock the newest ` +
         'build, or `assist upgrade VERSION` to pick one.',
+      EXIT.missingDependency,
     )
   if (!isVersion(v))
     throw new UserError(

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { findExecutable } from '../fsutil.js'
 import { hostAllowed, hostRefusal } from '../host-check.js'
 import { allowedEnv } from '../instance-env.js'
@@ -665,16 +666,20 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         reject(
           new UserError(
             `Port ${options.port} is already in use on ${where}: stop the other server or pass --port.`,
+            EXIT.network,
           ),
         )
       else if (err.code === 'EACCES')
         reject(
           new UserError(
             `Not allowed to listen on ${where}: use a port above 1023 or run with the needed rights.`,
+            EXIT.network,
           ),
         )
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
-        reject(new UserError(`Cannot listen on ${where}: --host is not an address of this machine.`))
+        reject(
+          new UserError(`Cannot listen on ${where}: --host is not an address of this machine.`, EXIT.network),
+        )
       else reject(err)
     }
     server.once('error', onError)

@@ -3,6 +3,7 @@
  * for people (one per agent event; interactions with --verbose), and turn bind errors into UserErrors.
  */
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import type { Reporter } from '../output.js'
 import { isValidHost } from '../urls.js'
 import { type ViewFlags, viewLine } from '../view/attach.js'
@@ -21,6 +22,8 @@ export interface PlaceRunOptions {
   view?: ViewFlags | false
   /** Drop an agent that stops acknowledging after this many ms (default 20 000, like allonet). */
   peerTimeoutMs?: number
+  /** The flag that sets the port, named in errors (default --port; `assist run` has --place-port). */
+  portFlag?: string
 }
 
 function clock(): string {
@@ -39,12 +42,13 @@ export function placeLog(reporter: Reporter, verbose = false, tag?: string): Pla
 
 /** Starts a place; bad flags and a busy port are UserErrors. */
 export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
+  const portFlag = opts.portFlag ?? '--port'
   if (!isValidHost(opts.host))
     throw new UserError(
       `--host ${JSON.stringify(opts.host)} is not an IP address or host name, e.g. --host 127.0.0.1`,
     )
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)
-    throw new UserError(`--port ${opts.port} is not a UDP port from 0 to 65535 (0 picks a free one)`)
+    throw new UserError(`${portFlag} ${opts.port} is not a UDP port from 0 to 65535 (0 picks a free one)`)
   const name = opts.name ?? DEFAULT_PLACE_NAME
   if (name.trim() === '')
     throw new UserError('--name is empty: give the place a name, e.g. --name "My place"')
@@ -61,15 +65,18 @@ export async function startPlace(opts: PlaceRunOptions): Promise<Place> {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE')
       throw new UserError(
-        `UDP port ${opts.port} on ${opts.host} is already in use (another place?): stop it, or pass --port with another port (0 picks a free one).`,
+        `UDP port ${opts.port} on ${opts.host} is already in use (another place?): stop it, or pass ${portFlag} with another port (0 picks a free one).`,
+        EXIT.network,
       )
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EINVAL')
       throw new UserError(
         `Cannot listen on ${opts.host}: it is not an address of this machine. Use e.g. --host 127.0.0.1 or --host 0.0.0.0.`,
+        EXIT.network,
       )
     if (code === 'EACCES')
       throw new UserError(
-        `Not allowed to listen on UDP port ${opts.port}: use a port above 1023, e.g. --port 21337.`,
+        `Not allowed to listen on UDP port ${opts.port}: use a port above 1023, e.g. ${portFlag} 21337.`,
+        EXIT.network,
       )
     throw err
   }
@@ -95,7 +102,7 @@ export async function runPlace(opts: PlaceRunOptions): Promise<number> {
   await view?.close()
   await place.close()
   reporter.info('Place closed.')
-  return 0
+  return EXIT.ok
 }
 
 /** The web view beside a place (unless `view: false`); closes the place if the view cannot start. */

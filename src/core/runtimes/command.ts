@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { findExecutable } from '../fsutil.js'
 import { type AppProject, CONFIG_FILE } from '../project.js'
 import type { LaunchSpec, RuntimeOptions } from './types.js'
@@ -24,6 +25,7 @@ export function commandLaunchSpec(
   if (!found) {
     throw new UserError(
       `The start command "${program}" from ${CONFIG_FILE} was not found or is not executable: install it or fix "start".`,
+      EXIT.missingDependency,
     )
   }
   argv[0] = found

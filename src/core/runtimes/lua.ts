@@ -1,8 +1,16 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { findExecutable, isExecutable, isFile } from '../fsutil.js'
-import { ALLOUI_APP_BOOT, type AppProject, allonetLibraryPath, BUNDLED_LUAJIT } from '../project.js'
+import {
+  ALLOUI_APP_BOOT,
+  ALLOUI_DIR,
+  type AppProject,
+  allonetLibraryPath,
+  BUNDLED_LUAJIT,
+} from '../project.js'
 import type { LaunchSpec, RuntimeOptions } from './types.js'
 
 export const LUAJIT_INSTALL_HINT =
@@ -21,6 +29,7 @@ export function resolveLuajit(
     if (!found)
       throw new UserError(
         `${source} ${explicit} is not an executable file: fix the path or ${LUAJIT_INSTALL_HINT}.`,
+        EXIT.missingDependency,
       )
     return { path: found, source }
   }
@@ -73,6 +82,7 @@ export function luaLaunchSpec(project: AppProject, placeUrl: string, opts: Runti
   if (!luajit) {
     throw new UserError(
       `LuaJIT not found on PATH: ${LUAJIT_INSTALL_HINT}, or pass --luajit PATH (or set ALLO_LUAJIT).`,
+      EXIT.missingDependency,
     )
   }
   const boot = resolveBootScript(project)
@@ -80,13 +90,51 @@ export function luaLaunchSpec(project: AppProject, placeUrl: string, opts: Runti
     throw new UserError(
       `No boot script in ${project.root}: expected allo/boot.lua or ${ALLOUI_APP_BOOT}. ` +
         'Run `assist fetch` to check out alloui.',
+      EXIT.missingDependency,
     )
   }
+  checkAlloui(project, boot)
   const lib = allonetLibraryPath(project.root)
   if (!isFile(lib)) {
-    throw new UserError(`The allonet library is missing (${lib}). Run \`assist fetch\` to install it.`)
+    throw new UserError(
+      `The allonet library is missing (${lib}). Run \`assist fetch\` to install it.`,
+      EXIT.missingDependency,
+    )
   }
   const env: Record<string, string> = { ...project.config.env }
   if (!pollFixSetting(project, opts).on) env[POLL_FIX_ENV] = '0'
   return { argv: [luajit, ASSIST_BOOT, boot, project.root, placeUrl], cwd: project.root, env }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * An app whose boot script loads alloui from allo/deps/alloui (every app made from alloapp-assist
+ * or `assist create`), or whose .gitmodules records it there, cannot start without it: say so in one
+ * line, with the command that brings it, instead of LuaJIT's 25-line "module 'alloui.client' not found".
+ */
+export function checkAlloui(project: AppProject, boot: string): void {
+  const dir = join(project.root, ALLOUI_DIR)
+  let state = 'not there'
+  try {
+    if (readdirSync(dir).length > 0) return
+    state = 'empty'
+  } catch {
+    // missing
+  }
+  const submodule = /^\s*path\s*=\s*allo\/deps\/alloui\s*$/m.test(readText(join(project.root, '.gitmodules')))
+  if (!submodule && !readText(boot).includes('alloui')) return
+  const fix = submodule
+    ? 'Run `assist fetch` to check it out'
+    : `Add it: git submodule add https://github.com/alloverse/alloui-lua ${ALLOUI_DIR} && git submodule update --init --recursive ${ALLOUI_DIR}`
+  throw new UserError(
+    `alloui is missing (${dir} is ${state}), and the app cannot start without it. ${fix}.`,
+    EXIT.missingDependency,
+  )
 }

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { libraryAdvice, mirrorConfigured, missingToolsText } from '../deps/advice.js'
 import { buildTools } from '../deps/tools.js'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { ALLOUI_DIR } from '../project.js'
 import { type Context, DEFAULT_ALLOUI_URL } from './context.js'
 import { git, hasGit } from './git.js'
@@ -72,6 +73,7 @@ export async function installDecision(ctx: Context): Promise<void> {
   if (ctx.install && !hasGit(ctx.env)) {
     throw new UserError(
       'Installing alloui-lua needs git, which is not installed: install git (e.g. sudo apt install git), or pass --no-install.',
+      EXIT.missingDependency,
     )
   }
 }

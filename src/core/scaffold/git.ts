@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { findExecutable } from '../fsutil.js'
 import { runCommand } from '../launcher.js'
 import type { Context } from './context.js'
@@ -53,7 +54,10 @@ export async function gitDecision(ctx: Context): Promise<void> {
     ctx.git = await ctx.prompt.confirm({ message: 'Initialise a git repository?', default: true })
   else ctx.git = gitThere
   if (ctx.git && !gitThere) {
-    throw new UserError('git is not installed: install it (e.g. sudo apt install git), or pass --no-git.')
+    throw new UserError(
+      'git is not installed: install it (e.g. sudo apt install git), or pass --no-git.',
+      EXIT.missingDependency,
+    )
   }
   ctx.commit = o.commit === true
   if (ctx.commit && !ctx.git) throw new UserError('--commit needs git: drop --no-git, or drop --commit.')

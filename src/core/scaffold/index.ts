@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import type { Context } from './context.js'
 import { buildDecision, dependenciesStep, installDecision } from './dependencies.js'
 import { gitCommit, gitDecision, gitInit } from './git.js'
@@ -108,5 +109,5 @@ export async function createApp(ctx: Context): Promise<CreateResult> {
     steps: ctx.nextSteps,
     failures: ctx.failures,
   })
-  return { targetDir: ctx.targetDir, summary, exitCode: ctx.failures.length > 0 ? 1 : 0 }
+  return { targetDir: ctx.targetDir, summary, exitCode: ctx.failures.length > 0 ? EXIT.failure : EXIT.ok }
 }

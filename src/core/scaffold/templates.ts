@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { isDir } from '../fsutil.js'
 import type { Context } from './context.js'
 
@@ -110,7 +111,11 @@ export async function templateStep(ctx: Context): Promise<void> {
     return
   }
   const def = templates.find((t) => t.name === DEFAULT_TEMPLATE) ?? templates[0]
-  if (!def) throw new UserError(`No templates found in ${ctx.templatesDir}: reinstall allo-assist.`)
+  if (!def)
+    throw new UserError(
+      `No templates found in ${ctx.templatesDir}: reinstall allo-assist.`,
+      EXIT.missingDependency,
+    )
   if (ctx.prompt && templates.length > 1) {
     const chosen = await ctx.prompt.select({
       message: 'Template:',

@@ -38,9 +38,9 @@ export async function attachView(place: Place, flags: ViewFlags, reporter: Repor
   })
   if (flags.open) {
     const { openInBrowser } = await import('../launcher.js')
-    await openInBrowser(view.url).catch((err: Error) =>
-      reporter.warn(`Could not open a browser (${err.message}): open ${view.url} yourself.`),
-    )
+    const cannot = (why: string) =>
+      reporter.warn(`Could not open a browser (${why}): visit ${view.url} yourself.`)
+    await openInBrowser(view.url, cannot).catch((err: Error) => cannot(err.message))
   }
   return view
 }

@@ -13,6 +13,7 @@ import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { UserError } from '../errors.js'
+import { EXIT } from '../exit-codes.js'
 import { hostAllowed, hostRefusal } from '../host-check.js'
 import { isMatrix } from '../matrix.js'
 import {
@@ -129,6 +130,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   if (!existsSync(join(staticDir, 'index.html'))) {
     throw new UserError(
       `The web view's page is missing (${join(staticDir, 'index.html')}): run "npm run build" to bundle it.`,
+      EXIT.missingDependency,
     )
   }
   const { WebSocketServer: WSS } = await import('ws')
@@ -374,6 +376,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
         reject(
           new UserError(
             `Port ${opts.port} on ${host} is already in use for the web view: pass another --view-port (0 picks a free one).`,
+            EXIT.network,
           ),
         )
       } else reject(err)
