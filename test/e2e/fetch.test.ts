@@ -436,7 +436,7 @@ describe('assist fetch from an https mirror (issue 20 #2)', () => {
       cwd: root,
       env: tlsEnv(),
     })
-    assert.equal(r.code, 2, r.stdout + r.stderr)
+    assert.equal(r.code, 4, r.stdout + r.stderr) // EXIT.network: the mirror's download failed
     assert.match(
       r.stderr,
       /Refusing the redirect from https:\/\/127\.0\.0\.1:\d+\/2\.0\.0\.geeeeeee\/linux-x64\/liballonet\.so to plain-http http:\/\/127\.0\.0\.1:\d+\/evil\/liballonet\.so/,

@@ -104,7 +104,7 @@ void alloclient_disconnect(alloclient *c, int reason) {
   if (c->peer) {
     enet_peer_disconnect(c->peer, (enet_uint32)reason);
     ENetEvent event;
-    while (enet_host_service(c->host, &event, 1000) > 0) {
+    while (enet_host_service(c->host, &event, 2500) > 0) {
       if (event.type == ENET_EVENT_TYPE_DISCONNECT) { fprintf(stderr, "[standin] successfully disconnected\\n"); break; }
       if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
     }
