@@ -20,6 +20,7 @@ import {
 } from '../../src/core/deploy/systemd.js'
 import { UserError } from '../../src/core/errors.js'
 import { removeDir } from '../helpers/app.js'
+import { EXEC_UNDER_TMP } from '../helpers/cli.js'
 import {
   DEFAULT_UNIT_EXPOSURE_GOAL,
   deployWorkDir,
@@ -37,6 +38,8 @@ function base(extra: Partial<SystemdOptions> = {}): SystemdOptions {
     appsRoot: false,
     nodePath: nodeBinaryPath(),
     cliPath: cliEntryPath(),
+    // a checkout under /tmp (a CI clone may be) still renders; the refusal's own test turns this off
+    allowTmpExec: EXEC_UNDER_TMP,
     user: 'allo',
     ...extra,
   }
@@ -157,11 +160,14 @@ describe('renderSystemdUnit', () => {
 
   test('refuses to point ExecStart= at an assist or node under /tmp (issue 14)', () => {
     assert.throws(
-      () => resolveSystemdOptions(base({ cliPath: '/tmp/npx-123/node_modules/allo-assist/bin/run.js' })),
+      () =>
+        resolveSystemdOptions(
+          base({ cliPath: '/tmp/npx-123/node_modules/allo-assist/bin/run.js', allowTmpExec: false }),
+        ),
       /This assist \(\/tmp\/npx-123\/.*run\.js\) lives under \/tmp.*PrivateTmp/,
     )
     assert.throws(
-      () => resolveSystemdOptions(base({ nodePath: '/var/tmp/node/bin/node' })),
+      () => resolveSystemdOptions(base({ nodePath: '/var/tmp/node/bin/node', allowTmpExec: false })),
       /node running this .*\/var\/tmp/,
     )
   })

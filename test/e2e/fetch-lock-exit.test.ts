@@ -160,7 +160,7 @@ describe('no lock survives the holder, however it ends', () => {
     assert.deepEqual(locksLeft(root, r), [])
   })
 
-  test('failure (the build fails): exit 2, old library kept, no lock', async () => {
+  test('failure (the build fails): exit 1, old library kept, no lock', async () => {
     const r = newRun({ ASSIST_TEST_FAIL: '1' })
     writeFileSync(r.gate, '')
     const root = app()
@@ -169,7 +169,7 @@ describe('no lock survives the holder, however it ends', () => {
       env: r.env,
       timeoutMs: 180_000,
     })
-    assert.equal(end.code, 2, end.stdout + end.stderr)
+    assert.equal(end.code, 1, end.stdout + end.stderr) // EXIT.failure: the build itself failed
     assert.match(end.stderr, /failed while building/)
     assert.deepEqual(readFileSync(join(root, LIB)), oldLib)
     assert.deepEqual(locksLeft(root, r), [])

@@ -274,7 +274,8 @@ describe('LIVE: generated nginx site in front of real assist serve gateways', ()
   })
 
   test('nginx forwards X-Forwarded-* (the gateway treats the request as proxied, not local)', async () => {
-    const direct = await http(gwB.port, 'GET', '/instances')
+    // Straight to the gateway on loopback, under a loopback name (any other Host is refused: DNS rebinding)
+    const direct = await http(gwB.port, 'GET', '/instances', undefined, '127.0.0.1')
     assert.equal(direct.status, 200, direct.body)
     const proxied = await https(httpsPort, ca, 'GET', '/instances')
     assert.equal(proxied.status, 403, proxied.body)

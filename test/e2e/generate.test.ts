@@ -282,7 +282,7 @@ describe('assist generate systemd: accounts, root and risky values (issues 14, 2
       symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'))
       const r = await runCli(['generate', 'systemd', '--user', 'daemon'], {
         cwd: app,
-        env: { SUDO_USER: '' },
+        env: { SUDO_USER: '', ASSIST_TEST_ALLOW_TMP_EXEC: '' },
         cli: join(pkg, 'bin', 'run.js'),
       })
       assert.equal(r.code, 2, r.stdout)

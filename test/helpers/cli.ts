@@ -1,9 +1,19 @@
 /** Runs the built CLI (bin/run.js) as a user would. Build first (npm test does). */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+
+/**
+ * `generate systemd` refuses an ExecStart= under /tmp. A checkout (or a node) that itself lives
+ * there, as a CI clone may, gets the test-only ASSIST_TEST_ALLOW_TMP_EXEC=1 so the generate tests
+ * still run; the tests of that refusal turn it off explicitly.
+ */
+export const EXEC_UNDER_TMP = [CLI, realpathSync(process.execPath)].some((p) =>
+  ['/tmp/', '/var/tmp/'].some((prefix) => realpathSync(p).startsWith(prefix)),
+)
+const TMP_EXEC_ENV: NodeJS.ProcessEnv = EXEC_UNDER_TMP ? { ASSIST_TEST_ALLOW_TMP_EXEC: '1' } : {}
 
 export interface CliResult {
   code: number | null
@@ -26,7 +36,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [opts.cli ?? CLI, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      env: { ...process.env, NO_COLOR: '1', ...TMP_EXEC_ENV, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -78,7 +88,7 @@ export class CliProcess {
   constructor(args: string[], opts: CliOptions = {}) {
     this.child = spawn(process.execPath, [CLI, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      env: { ...process.env, NO_COLOR: '1', ...TMP_EXEC_ENV, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     const notify = () => {

@@ -97,6 +97,7 @@ export function generateSystemd(
     appsRoot: root.appsRoot,
     nodePath: nodeBinaryPath(),
     cliPath: cliEntryPath(),
+    allowTmpExec: env.ASSIST_TEST_ALLOW_TMP_EXEC === '1',
     user,
   })
   const accounts = accountChecks(user, req.group, localAccounts())
@@ -107,6 +108,7 @@ export function generateSystemd(
     appsRoot: root.appsRoot,
     nodePath: nodeBinaryPath(),
     cliPath: cliEntryPath(),
+    allowTmpExec: env.ASSIST_TEST_ALLOW_TMP_EXEC === '1',
     user,
   })
   const warnings = [...accounts.warnings, ...riskyEnvWarnings(unit.env)]

@@ -27,6 +27,11 @@ export interface SystemdOptions {
   appsRoot: boolean
   nodePath: string
   cliPath: string
+  /**
+   * Test-only (ASSIST_TEST_ALLOW_TMP_EXEC=1): let ExecStart= point under /tmp, for a checkout that
+   * itself lives there (CI clones may). Users never need it.
+   */
+  allowTmpExec?: boolean
   name?: string
   user: string
   group?: string
@@ -124,6 +129,7 @@ export function resolveSystemdOptions(o: SystemdOptions): SystemdUnit {
     ['assist itself', cliPath],
     ['node', nodePath],
   ] as const) {
+    if (o.allowTmpExec) break
     for (const prefix of TMP_PREFIXES) {
       if (isUnder(path, prefix))
         throw new UserError(
