@@ -14,25 +14,15 @@
  * busy machine, so the hooks have long timeouts, but no assertion is timed.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { appendFileSync, readFileSync } from 'node:fs'
+import { appendFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import {
-  ALLOUI_STANDIN_FILES,
-  LIBALLONET_STANDIN_C,
-  PENLIGHT_STANDIN_FILES,
-} from '../helpers/alloui-standin.js'
-import { removeDir, tempDir } from '../helpers/app.js'
-import { runCli } from '../helpers/cli.js'
-import { FILE_PROTOCOL_ENV, makeAllouiFixture } from '../helpers/git-fixture.js'
-import { type Mirror, startMirror } from '../helpers/mirror.js'
+import { removeDir } from '../helpers/app.js'
+import { makeContainerApp, VERSION } from '../helpers/container-app.js'
+import type { Mirror } from '../helpers/mirror.js'
 import { containerProcesses, type Podman, podman, podmanOk, setupPodman } from '../helpers/podman.js'
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const VERSION = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string
 const TOKEN = 'test-admin-token'
 const GRACE_MS = 5000
 
@@ -137,35 +127,10 @@ async function logs(name: string): Promise<string> {
 before(
   async () => {
     pm = await setupPodman()
-    work = tempDir('assist-container-')
-    // The npm package of this checkout, as it would be published.
-    execFileSync('npm', ['pack', '--pack-destination', work], { cwd: REPO, stdio: 'pipe' })
-    const tgz = `allo-assist-${VERSION}.tgz`
-    mirror = await startMirror()
-    mirror.file(`/${tgz}`, readFileSync(join(work, tgz)), false)
-    // A stand-in liballonet for the locked version, on the mirror, like a real allonet mirror.
-    const lib = execFileSync(
-      'sh',
-      ['-c', `cc -shared -fPIC -o ${work}/liballonet.so -x c - && cat ${work}/liballonet.so`],
-      {
-        input: LIBALLONET_STANDIN_C,
-        maxBuffer: 1 << 24,
-      },
-    )
-    const fx = makeAllouiFixture(join(work, 'fixtures'), ALLOUI_STANDIN_FILES, PENLIGHT_STANDIN_FILES)
-    const c = await runCli(
-      ['create', 'clock', '--alloui-url', fx.url, '--alloui-ref', 'v1', '--author', 'A'],
-      {
-        cwd: work,
-        env: FILE_PROTOCOL_ENV,
-        timeoutMs: 120_000,
-      },
-    )
-    assert.equal(c.code, 0, c.stdout + c.stderr)
-    const app = join(work, 'clock')
-    const lock = readFileSync(join(app, 'allo/allonet.lock'), 'utf8').trim()
-    mirror.file(`/${lock}/linux-x64/liballonet.so`, lib)
-    appendFileSync(join(app, 'lua/main.lua'), TEST_HOOKS)
+    const made = await makeContainerApp('clock')
+    work = made.work
+    mirror = made.mirror
+    appendFileSync(join(made.app, 'lua/main.lua'), TEST_HOOKS)
     const build = await podman(
       pm,
       [
@@ -176,13 +141,10 @@ before(
         'docker',
         '--build-arg',
         `BASE_IMAGE=${pm.baseImage}`,
-        '--build-arg',
-        `ASSIST_PACKAGE=${mirror.url}/${tgz}`,
-        '--build-arg',
-        `ALLONET_BASE_URL=${mirror.url}`,
+        ...made.buildArgs,
         '-t',
         image,
-        app,
+        made.app,
       ],
       900_000,
     )

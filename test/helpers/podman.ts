@@ -47,11 +47,14 @@ function hardNofile(): number {
   return out === 'unlimited' ? 1048576 : Number(out)
 }
 
-function containersConf(): string {
+function containersConf(dir = ''): string {
   const nofile = hardNofile()
   return [
     '[containers]',
     `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=32768:32768"]`,
+    '[network]',
+    // Networks (podman-compose creates one per project) are kept here too, not in /etc/cni/net.d.
+    `network_config_dir = "${join(dir, 'cni')}"`,
     '[engine]',
     'runtime = "runc"',
     'cgroup_manager = "cgroupfs"',
@@ -102,11 +105,11 @@ export async function podmanOk(p: Podman, args: string[], timeoutMs = 120_000): 
   return r.stdout
 }
 
-/** The test podman (configuration, storage, base image), made on first use. */
-export async function setupPodman(): Promise<Podman> {
+/** The test podman's configuration and storage (no image yet): for podman-compose and podman. */
+export function podmanConfig(): Podman {
   const dir = join(tmpdir(), `allo-assist-podman-${key()}`)
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'containers.conf'), containersConf())
+  mkdirSync(join(dir, 'cni'), { recursive: true })
+  writeFileSync(join(dir, 'containers.conf'), containersConf(dir))
   writeFileSync(
     join(dir, 'storage.conf'),
     [
@@ -126,6 +129,13 @@ export async function setupPodman(): Promise<Podman> {
       CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
     },
   }
+  return p
+}
+
+/** The test podman (configuration, storage, base image), made on first use. */
+export async function setupPodman(): Promise<Podman> {
+  const p = podmanConfig()
+  const dir = p.dir
   await withLock(join(dir, 'lock'), async () => {
     if ((await podman(p, ['image', 'exists', p.baseImage])).code === 0) return
     const overlay = join(dir, 'overlay')
