@@ -82,13 +82,13 @@ describe('Dockerfile', () => {
     const copies = runtime.match(/^COPY .*$/gm) ?? []
     assert.deepEqual(copies, [
       'COPY --from=assist /opt/assist /opt/assist',
-      'COPY --from=deps /app/allo/ allo/',
-      'COPY . .',
+      'COPY --from=deps --chown=10001:10001 /app/allo/ allo/',
+      'COPY --chown=10001:10001 . .',
     ])
     assert.match(runtime, /^USER 10001:10001$/m)
     assert.ok(
-      runtime.indexOf('USER ') > runtime.indexOf('COPY . .'),
-      'the app is owned by root, run by 10001',
+      runtime.indexOf('USER ') > runtime.indexOf('COPY --chown=10001:10001 . .'),
+      'the app is copied in before the user switch',
     )
     assert.match(runtime, /^STOPSIGNAL SIGTERM$/m)
     assert.match(runtime, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m)
@@ -167,8 +167,9 @@ describe('compose.yaml', () => {
     assert.equal(gw.stop_grace_period, '10s')
     assert.equal(gw.healthcheck.test[0], 'CMD')
     assert.match(gw.healthcheck.test[3], /\/health/)
-    assert.equal(gw.read_only, true)
+    assert.equal(gw.read_only, undefined, 'alloui opens asset files read-write')
     assert.deepEqual(gw.tmpfs, ['/tmp'])
+    assert.equal(parse(renderCompose(setup({ readOnlyRoot: true }))).services.gateway.read_only, true)
     assert.deepEqual(gw.cap_drop, ['ALL'])
     assert.deepEqual(gw.security_opt, ['no-new-privileges:true'])
     assert.equal(doc.services.nginx, undefined)

@@ -96,7 +96,7 @@ describe('kubernetes manifests', () => {
     assert.deepEqual(c.resources, { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } })
     assert.deepEqual(c.securityContext, {
       allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
+      readOnlyRootFilesystem: false, // alloui opens asset files read-write
       capabilities: { drop: ['ALL'] },
     })
     assert.deepEqual(c.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }])
@@ -124,6 +124,7 @@ describe('kubernetes manifests', () => {
           memoryLimit: '2Gi',
           domain: 'Apps.Example.com',
           ingressClass: 'nginx',
+          readOnlyRoot: true,
         }),
       ),
     )
@@ -138,6 +139,7 @@ describe('kubernetes manifests', () => {
       requests: { cpu: '0.5', memory: '512Mi' },
       limits: { cpu: '2', memory: '2Gi' },
     })
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true)
     assert.equal(k.Service.spec.ports[0].port, 9000)
     const ing = k.Ingress
     assert.equal(ing.spec.ingressClassName, 'nginx')

@@ -6,18 +6,22 @@
  * a real place) is built into an image exactly as a user would, with the build arguments a user
  * has: ASSIST_PACKAGE is the checkout's `npm pack` tarball, served over HTTP like any tarball URL
  * npm accepts; ALLONET_BASE_URL is a local mirror serving a stand-in liballonet built with cc.
- * The image is then run like the hardened deployments run it (read-only root, /tmp a tmpfs, every
- * capability dropped, no new privileges), its port published on 127.0.0.1 only.
+ * The image is then run like the generated deployments run it (/tmp a tmpfs, every capability
+ * dropped, no new privileges), its port published on 127.0.0.1 only. Not with a read-only root: the
+ * stand-in, like the real alloui, opens the app's asset files read-write.
  *
  * Needs root (rootful podman), podman, runc, mmdebstrap, cc, and the npm registry and Debian's apt
  * (the image build installs from both). The image is built once, in before(); builds are slow on a
  * busy machine, so the hooks have long timeouts, but no assertion is timed.
  */
 import assert from 'node:assert/strict'
-import { appendFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { LIBALLONET_STANDIN_C } from '../helpers/alloui-standin.js'
 import { removeDir } from '../helpers/app.js'
 import { makeContainerApp, VERSION } from '../helpers/container-app.js'
 import type { Mirror } from '../helpers/mirror.js'
@@ -34,6 +38,8 @@ if ui.App.launchArguments.orphan then os.execute("sleep 0.3 &") end
 `
 
 let work: string
+let app: string
+let buildArgs: string[]
 let pm: Podman
 let mirror: Mirror
 const image = `localhost/allo-assist-test-app:${process.pid}`
@@ -81,7 +87,6 @@ async function run(extra: string[] = [], cmd: string[] = []): Promise<Running> {
     name,
     '-p',
     `127.0.0.1:${port}:8000`,
-    '--read-only',
     '--tmpfs',
     '/tmp',
     '--cap-drop',
@@ -129,6 +134,8 @@ before(
     pm = await setupPodman()
     const made = await makeContainerApp('clock')
     work = made.work
+    app = made.app
+    buildArgs = made.buildArgs
     mirror = made.mirror
     appendFileSync(join(made.app, 'lua/main.lua'), TEST_HOOKS)
     const build = await podman(
@@ -155,7 +162,11 @@ before(
 
 after(async () => {
   for (const c of containers) await podman(pm, ['rm', '-f', '-t', '0', c])
-  if (pm) await podman(pm, ['rmi', '-f', image])
+  if (pm) {
+    await podman(pm, ['rmi', '-f', image, `${image}-from`])
+    // Build layers of earlier runs (each run's tarball URL differs): keep the last hour's for the next run.
+    await podman(pm, ['image', 'prune', '-f', '--filter', 'until=1h'])
+  }
   await mirror?.close()
   if (work) removeDir(work)
 })
@@ -178,11 +189,16 @@ describe('the template image', { timeout: 600_000 }, () => {
       'sh',
       image,
       '-c',
-      'assist --version; for t in gcc cc cmake make git; do command -v $t || echo "no $t"; done; ls allo/lib',
+      'assist --version; for t in gcc cc cmake make git; do command -v $t || echo "no $t"; done; ls allo/lib; stat -c "owner %u" images/quit.png',
     ])
     assert.match(probe, new RegExp(`allo-assist/${VERSION.replace(/\./g, '\\.')} `))
     for (const t of ['gcc', 'cc', 'cmake', 'make', 'git']) assert.match(probe, new RegExp(`^no ${t}$`, 'm'))
     assert.match(probe, /^liballonet\.so$/m)
+    assert.match(
+      probe,
+      /^owner 10001$/m,
+      'the app belongs to the user running it (alloui writes asset files)',
+    )
   })
 
   test('a launch POST starts an instance inside the container: seen in /instances and in its output', async () => {
@@ -252,5 +268,63 @@ describe('the template image', { timeout: 600_000 }, () => {
       return z.length > 0 ? z : undefined
     })
     assert.ok(zombies.every((z) => z.ppid === 1))
+  })
+
+  test('rebuilds: editing the app reuses the dependency layers; ALLONET_FROM installs a library from the app', async () => {
+    const build = (tag: string, extra: string[]) =>
+      podman(
+        pm,
+        [
+          'build',
+          '--isolation',
+          'chroot',
+          '--format',
+          'docker',
+          '--build-arg',
+          `BASE_IMAGE=${pm.baseImage}`,
+          ...buildArgs,
+          ...extra,
+          '-t',
+          tag,
+          app,
+        ],
+        900_000,
+      )
+    appendFileSync(join(app, 'lua/main.lua'), '-- an edit\n')
+    const again = await build(image, [])
+    assert.equal(again.code, 0, again.stderr)
+    const out = again.stdout + again.stderr
+    assert.match(out, /COPY --chown=10001:10001 \. \./)
+    assert.doesNotMatch(out, /Installed allonet/, 'allonet is not fetched again')
+    assert.doesNotMatch(out, /added \d+ packages/, 'assist is not installed again')
+    assert.doesNotMatch(out, /Unpacking /, 'no Debian package installed again')
+
+    // A library of your own, in the app (allo/vendor), through ALLONET_FROM instead of a mirror.
+    const lock = readFileSync(join(app, 'allo/allonet.lock'), 'utf8').trim()
+    mkdirSync(join(app, 'allo/vendor'))
+    const lib = join(app, 'allo/vendor/liballonet.so')
+    execFileSync('cc', ['-shared', '-fPIC', '-o', lib, '-x', 'c', '-'], {
+      input: `${LIBALLONET_STANDIN_C}int vendor_marker;\n`,
+    })
+    const from = await build(`${image}-from`, [
+      '--build-arg',
+      'ALLONET_FROM=allo/vendor/liballonet.so',
+      '--build-arg',
+      `ALLONET_VERSION=${lock}`,
+    ])
+    assert.equal(from.code, 0, from.stdout + from.stderr)
+    assert.match(
+      from.stdout + from.stderr,
+      /Installed allo\/vendor\/liballonet\.so → allo\/lib\/liballonet\.so \(recorded as allonet /,
+    )
+    const inImage = await podmanOk(pm, [
+      'run',
+      '--rm',
+      '--entrypoint',
+      'sha256sum',
+      `${image}-from`,
+      'allo/lib/liballonet.so',
+    ])
+    assert.equal(inImage.split(' ')[0], createHash('sha256').update(readFileSync(lib)).digest('hex'))
   })
 })

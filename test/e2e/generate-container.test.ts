@@ -76,7 +76,6 @@ describe('assist generate docker', () => {
     for (const arg of [
       '-p 8000:8000',
       '--restart unless-stopped',
-      '--read-only',
       '--tmpfs /tmp',
       '--cap-drop ALL',
       '--security-opt no-new-privileges:true',

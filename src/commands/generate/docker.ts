@@ -6,7 +6,7 @@ export default class GenerateDocker extends BaseCommand {
   static override summary =
     'Write a Dockerfile, .dockerignore and compose.yaml that run this app behind its gateway'
   static override description =
-    `Writes into the app folder (or --output DIR) the files that build a container image running the production gateway (assist serve) for this app — the same Dockerfile and .dockerignore "assist create" puts in new apps — and a compose.yaml (the gateway, its port, restart policy, healthcheck and a locked-down container; with --domain also nginx in front, with the site "assist generate nginx" writes, in nginx/DOMAIN.conf).
+    `Writes into the app folder (or --output DIR) the files that build a container image running the production gateway (assist serve) for this app — the same Dockerfile and .dockerignore "assist create" puts in new apps — and a compose.yaml (the gateway, its port, restart policy, healthcheck, no capabilities and no new privileges; with --domain also nginx in front, with the site "assist generate nginx" writes, in nginx/DOMAIN.conf).
 
 The Dockerfile is multi-stage: a build stage installs allo-assist from npm, builds or downloads the native allonet library (build arguments ALLONET_BASE_URL / ALLONET_FROM) and gets alloui; the image that runs has Node, LuaJIT, tini as PID 1, the app, and runs as a non-root user with a HEALTHCHECK on /health.
 
@@ -38,6 +38,10 @@ Refuses to replace an existing file unless --force; writes all the files or none
     domain: Flags.string({
       description: 'Put nginx in front in compose.yaml, terminating TLS for this domain',
     }),
+    'read-only-root': Flags.boolean({
+      description:
+        'Make the root filesystem read-only (only /tmp writable). Only for apps that open no file of their own for writing: alloui opens asset files read-write',
+    }),
     output: Flags.string({
       char: 'o',
       description: 'Write the files into this folder instead of the app folder',
@@ -57,6 +61,7 @@ Refuses to replace an existing file unless --force; writes all the files or none
         baseImage: flags['base-image'],
         assistVersion: flags['assist-version'],
         domain: flags.domain,
+        readOnlyRoot: flags['read-only-root'],
       },
       { output: flags.output, force: flags.force },
     )

@@ -5,7 +5,7 @@ export default class GenerateKubernetes extends BaseCommand {
   static override hiddenAliases = ['generate-kubernetes']
   static override summary = "Write Kubernetes manifests that run N gateways from this app's image"
   static override description =
-    `Renders a Deployment of --replicas independent gateways (each one is a full "assist serve"; a place's launch may land on any of them), a Service, a PodDisruptionBudget, and with --domain an Ingress with TLS. Pods have liveness and readiness probes on /health (which answers 503 while a gateway drains), resource requests and limits, a restrictive securityContext (non-root, read-only root filesystem with /tmp as the only writable place, no privilege escalation, every capability dropped, RuntimeDefault seccomp), and a termination grace period that covers the gateway's drain (--grace plus 5 s).
+    `Renders a Deployment of --replicas independent gateways (each one is a full "assist serve"; a place's launch may land on any of them), a Service, a PodDisruptionBudget, and with --domain an Ingress with TLS. Pods have liveness and readiness probes on /health (which answers 503 while a gateway drains), resource requests and limits, a restrictive securityContext (non-root, no privilege escalation, every capability dropped, RuntimeDefault seccomp; with --read-only-root also a read-only root filesystem, /tmp being the only writable place — not the default, because alloui opens asset files read-write), and a termination grace period that covers the gateway's drain (--grace plus 5 s).
 
 Build the image with the app's Dockerfile ("assist generate docker"), push it to a registry the cluster can pull from and pass it as --image. Prints to stdout unless --output is given; never runs kubectl.`
 
@@ -55,6 +55,10 @@ Build the image with the app's Dockerfile ("assist generate docker"), push it to
     'ingress-class': Flags.string({
       description: 'With --domain: the ingressClassName (default: the cluster default)',
     }),
+    'read-only-root': Flags.boolean({
+      description:
+        'Make the root filesystem read-only (only /tmp writable). Only for apps that open no file of their own for writing: alloui opens asset files read-write',
+    }),
     output: Flags.string({ char: 'o', description: 'Write to this file (atomically) instead of stdout' }),
     force: Flags.boolean({ description: 'Overwrite an existing file with --output' }),
   }
@@ -77,6 +81,7 @@ Build the image with the app's Dockerfile ("assist generate docker"), push it to
         cpuLimit: flags['cpu-limit'],
         memoryLimit: flags['memory-limit'],
         domain: flags.domain,
+        readOnlyRoot: flags['read-only-root'],
         tlsSecret: flags['tls-secret'],
         ingressClass: flags['ingress-class'],
       },

@@ -36,6 +36,8 @@ export interface DockerOptions {
   baseImage?: string
   /** With a domain, compose.yaml puts nginx in front (TLS) with the site `generate nginx` writes. */
   domain?: string
+  /** A read-only root filesystem: only for apps that write no file of their own (see renderCompose). */
+  readOnlyRoot?: boolean
 }
 
 export interface DockerSetup {
@@ -46,6 +48,7 @@ export interface DockerSetup {
   baseImage: string
   domain?: string
   nginx?: NginxSite
+  readOnlyRoot: boolean
 }
 
 export interface GeneratedFile {
@@ -86,7 +89,16 @@ export function resolveDockerOptions(o: DockerOptions): DockerSetup {
       : // The site nginx uses inside compose: the gateway by its service name, IPv4 only (a compose
         // network has no IPv6 unless enabled), the certificates mounted from the host.
         resolveNginxOptions({ domain, upstreams: [`gateway:${port}`], ipv6: false })
-  return { name, port, graceMs, assistVersion, baseImage, domain, nginx }
+  return {
+    name,
+    port,
+    graceMs,
+    assistVersion,
+    baseImage,
+    domain,
+    nginx,
+    readOnlyRoot: o.readOnlyRoot ?? false,
+  }
 }
 
 /** The HEALTHCHECK command: node is in the image, curl and wget are not. */
@@ -186,9 +198,10 @@ export function renderDockerfile(s: DockerSetup): string {
     'COPY --from=assist /opt/assist /opt/assist',
     `ENV PATH=/opt/assist/bin:$PATH NODE_ENV=production PORT=${s.port}`,
     `WORKDIR ${IMAGE_APP_DIR}`,
-    'COPY --from=deps /app/allo/ allo/',
-    '# Your app last (see .dockerignore), owned by root: the gateway and apps can read it, not change it.',
-    'COPY . .',
+    '# The app last (see .dockerignore), owned by the user that runs it: alloui opens asset files',
+    '# (images, models) for reading and writing, so they must be writable by that user.',
+    `COPY --from=deps --chown=${IMAGE_UID}:${IMAGE_UID} /app/allo/ allo/`,
+    `COPY --chown=${IMAGE_UID}:${IMAGE_UID} . .`,
     `USER ${IMAGE_UID}:${IMAGE_UID}`,
     `EXPOSE ${s.port}`,
     `# On SIGTERM the gateway stops taking launches, gives each app instance ${s.graceMs} ms (--grace)`,
@@ -266,8 +279,15 @@ export function renderCompose(s: DockerSetup): string {
   L.push('      timeout: 5s')
   L.push('      start_period: 10s')
   L.push('      retries: 3')
-  L.push('    # The gateway needs no privileges and writes only to /tmp.')
-  L.push('    read_only: true')
+  L.push('    # The gateway and its apps need no privileges.')
+  if (s.readOnlyRoot) {
+    L.push('    read_only: true')
+  } else {
+    L.push('    # Not read_only: alloui opens asset files (images, models) for reading and writing, which a')
+    L.push(
+      '    # read-only root refuses. Apps without file assets can have it: generate with --read-only-root.',
+    )
+  }
   L.push('    tmpfs:')
   L.push('      - /tmp')
   L.push('    cap_drop:')

@@ -40,6 +40,8 @@ export interface KubernetesOptions {
   domain?: string
   tlsSecret?: string
   ingressClass?: string
+  /** readOnlyRootFilesystem: only for apps that open no file of their own for writing. */
+  readOnlyRoot?: boolean
 }
 
 export interface KubernetesSetup {
@@ -53,6 +55,7 @@ export interface KubernetesSetup {
   terminationGraceSeconds: number
   resources: { cpuRequest: string; memoryRequest: string; cpuLimit?: string; memoryLimit: string }
   ingress?: { domain: string; tlsSecret: string; ingressClass?: string }
+  readOnlyRoot: boolean
 }
 
 function defaultK8sName(folder: string): string | undefined {
@@ -137,6 +140,7 @@ export function resolveKubernetesOptions(o: KubernetesOptions): KubernetesSetup 
     terminationGraceSeconds: stopTimeoutSeconds(graceMs),
     resources: { cpuRequest, memoryRequest, cpuLimit, memoryLimit },
     ingress,
+    readOnlyRoot: o.readOnlyRoot ?? false,
   }
 }
 
@@ -254,10 +258,19 @@ export function renderKubernetes(k: KubernetesSetup): string {
   L.push('            limits:')
   if (k.resources.cpuLimit) L.push(`              cpu: "${k.resources.cpuLimit}"`)
   L.push(`              memory: "${k.resources.memoryLimit}"`)
-  L.push('          # The gateway and its apps need no privileges; the only writable place is /tmp.')
+  L.push('          # The gateway and its apps need no privileges.')
+  if (!k.readOnlyRoot) {
+    L.push(
+      '          # readOnlyRootFilesystem stays false: alloui opens asset files (images, models) for reading',
+    )
+    L.push(
+      '          # and writing, which a read-only root refuses. For apps without file assets, generate with',
+    )
+    L.push('          # --read-only-root.')
+  }
   L.push('          securityContext:')
   L.push('            allowPrivilegeEscalation: false')
-  L.push('            readOnlyRootFilesystem: true')
+  L.push(`            readOnlyRootFilesystem: ${k.readOnlyRoot}`)
   L.push('            capabilities:')
   L.push('              drop:')
   L.push('                - ALL')
