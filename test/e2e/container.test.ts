@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -95,8 +95,6 @@ async function run(extra: string[] = [], cmd: string[] = []): Promise<Running> {
     'no-new-privileges',
     '-e',
     `ASSIST_ADMIN_TOKEN=${TOKEN}`,
-    '-e',
-    'STANDIN_RECORD=/tmp/record.json',
     ...extra,
     image,
     ...cmd,
@@ -138,6 +136,12 @@ before(
     buildArgs = made.buildArgs
     mirror = made.mirror
     appendFileSync(join(made.app, 'lua/main.lua'), TEST_HOOKS)
+    // Where the stand-in alloui records what the app did: the app's own environment (the gateway
+    // passes none of its own variables on but an allow-list).
+    writeFileSync(
+      join(made.app, 'alloapp.json'),
+      JSON.stringify({ env: { STANDIN_RECORD: '/tmp/record.json' } }),
+    )
     const build = await podman(
       pm,
       [

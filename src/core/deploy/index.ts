@@ -223,11 +223,12 @@ export function generateKubernetes(req: KubernetesRequest, d: Delivery): Generat
   const app = findAppRoot(req.cwd)
   const setup = resolveKubernetesOptions({ ...req, appFolder: app === undefined ? undefined : basename(app) })
   const text = renderKubernetes(setup)
-  if (d.output === undefined) return { text, nextSteps: [] }
+  if (d.output === undefined) return { text, nextSteps: [], warnings: [] }
   const path = writeConfigFile(d.output, text, { force: d.force })
   return {
     text,
     writtenTo: path,
+    warnings: [],
     nextSteps: [
       `Wrote ${path}. Push the image ${setup.image} to a registry your cluster pulls from, then:`,
       `  kubectl apply -f ${path}`,
