@@ -154,6 +154,8 @@ export default async function bench(): Promise<void> {
     )
   } finally {
     for (const tag of [ours, naive]) await podman(pm, ['rmi', '-f', tag])
+    // The --no-cache builds leave whole image chains behind (GBs): drop every untagged image.
+    await podman(pm, ['image', 'prune', '-f'])
     await made.mirror.close()
     removeDir(made.work)
   }
