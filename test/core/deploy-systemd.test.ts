@@ -167,7 +167,14 @@ describe('renderSystemdUnit', () => {
       /This assist \(\/tmp\/npx-123\/.*run\.js\) lives under \/tmp.*PrivateTmp/,
     )
     assert.throws(
-      () => resolveSystemdOptions(base({ nodePath: '/var/tmp/node/bin/node', allowTmpExec: false })),
+      () =>
+        resolveSystemdOptions(
+          base({
+            nodePath: '/var/tmp/node/bin/node',
+            cliPath: '/opt/allo-assist/bin/run.js',
+            allowTmpExec: false,
+          }),
+        ),
       /node running this .*\/var\/tmp/,
     )
   })

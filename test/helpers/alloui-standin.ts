@@ -144,7 +144,9 @@ ui.Button.addSubview = ui.View.addSubview
 function ui.Button:setDefaultTexture(asset) self.texture = asset record.event("texture", asset.path) end
 
 ui.Asset = { File = function(path, load)
-  local f = io.open(path, "rb")
+  -- read-write, as the real alloui's FileAsset opens it (io.open(path, "r+b")): the app's files
+  -- must be writable by the user running it (see the Dockerfile's COPY --chown)
+  local f = io.open(path, "r+b")
   local size = f and f:seek("end") or -1
   if f then f:close() end
   record.event("asset", path, tostring(size))

@@ -3,7 +3,9 @@
 /** The files each built-in template writes into a new app, as paths relative to the app folder. */
 export const TEMPLATE_FILES: Readonly<Record<string, readonly string[]>> = {
   lua: [
+    '.dockerignore',
     '.gitignore',
+    'Dockerfile',
     'README.md',
     'allo/allonet.lock',
     'allo/assist',
@@ -12,5 +14,14 @@ export const TEMPLATE_FILES: Readonly<Record<string, readonly string[]>> = {
     'info.json',
     'lua/main.lua',
   ],
-  minimal: ['.gitignore', 'allo/allonet.lock', 'allo/assist', 'allo/boot.lua', 'info.json', 'lua/main.lua'],
+  minimal: [
+    '.dockerignore',
+    '.gitignore',
+    'Dockerfile',
+    'allo/allonet.lock',
+    'allo/assist',
+    'allo/boot.lua',
+    'info.json',
+    'lua/main.lua',
+  ],
 }

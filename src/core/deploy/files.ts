@@ -8,6 +8,7 @@ import {
   existsSync,
   fsyncSync,
   linkSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -165,4 +166,93 @@ export function writeConfigFile(
     rmSync(tmp, { force: true })
   }
   return target
+}
+
+export interface FileToWrite {
+  path: string
+  text: string
+}
+
+/**
+ * Writes several files as one: every target is checked first (refused when one exists, unless
+ * `force`), each text goes to a temp file beside its target, and only then are they moved into
+ * place. If one cannot be moved, the ones already placed are removed again (those that did not exist
+ * before), so a failure leaves nothing half-written. Folders named in `mkdirs` (relative to nothing:
+ * absolute) are created when missing and removed again on failure.
+ */
+export function writeConfigFiles(
+  files: FileToWrite[],
+  opts: { force?: boolean; mkdirs?: string[] } = {},
+): string[] {
+  const targets = files.map((f) => resolve(f.path))
+  const existing = targets.filter((t) => existsSync(t) && !isDir(t))
+  for (const t of targets)
+    if (isDir(t)) throw new UserError(`Cannot write ${t}: it is a folder. Move it away first.`)
+  if (!opts.force && existing.length > 0) {
+    const list = existing.join(', ')
+    throw new UserError(
+      `${list} already ${existing.length === 1 ? 'exists' : 'exist'}; nothing was written. Pass --force to replace ${existing.length === 1 ? 'it' : 'them'}.`,
+    )
+  }
+  const madeDirs: string[] = []
+  const placed: string[] = []
+  const temps: string[] = []
+  try {
+    for (const d of opts.mkdirs ?? []) {
+      if (isDir(d)) continue
+      try {
+        mkdirSync(d)
+      } catch (err) {
+        throw new UserError(
+          `Cannot create ${d}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check the folder's permissions.`,
+        )
+      }
+      madeDirs.push(d)
+    }
+    for (const [i, f] of files.entries()) {
+      const target = targets[i]
+      const dir = dirname(target)
+      if (!isDir(dir))
+        throw new UserError(`Cannot write ${target}: the folder ${dir} does not exist. Create it first.`)
+      const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+      let fd: number
+      try {
+        fd = openSync(tmp, 'wx', 0o644)
+      } catch (err) {
+        throw new UserError(
+          `Cannot write in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check its permissions.`,
+        )
+      }
+      temps.push(tmp)
+      try {
+        writeSync(fd, f.text)
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+    }
+    for (const [i, target] of targets.entries()) {
+      const existed = existing.includes(target)
+      if (opts.force) renameSync(temps[i], target)
+      else {
+        try {
+          linkSync(temps[i], target)
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if (code === 'EEXIST')
+            throw new UserError(`${target} already exists; nothing was written. Pass --force to replace it.`)
+          if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') renameSync(temps[i], target)
+          else throw new UserError(`Cannot write ${target}: ${code ?? (err as Error).message}.`)
+        }
+      }
+      if (!existed) placed.push(target)
+    }
+  } catch (err) {
+    for (const p of placed) rmSync(p, { force: true })
+    for (const d of madeDirs.reverse()) rmSync(d, { recursive: true, force: true })
+    throw err
+  } finally {
+    for (const t of temps) rmSync(t, { force: true })
+  }
+  return targets
 }

@@ -1,9 +1,14 @@
 /**
- * `assist generate systemd|nginx`: validate → render → deliver (stdout, --output FILE, or --install).
+ * `assist generate systemd|nginx|docker|kubernetes`: validate → render → deliver (stdout, --output
+ * FILE, --install for systemd; docker writes its files into the app folder or --output DIR).
  * Everything is validated and rendered before anything is written, so bad input writes nothing.
  */
-import { join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { UserError } from '../errors.js'
+import { isDir } from '../fsutil.js'
+import { findAppRoot } from '../project.js'
+import { assistVersion } from '../version.js'
+import { type DockerOptions, dockerFiles, resolveDockerOptions } from './docker.js'
 import {
   type Accounts,
   cliEntryPath,
@@ -13,7 +18,9 @@ import {
   nodeBinaryPath,
   systemdInstallDir,
   writeConfigFile,
+  writeConfigFiles,
 } from './files.js'
+import { type KubernetesOptions, renderKubernetes, resolveKubernetesOptions } from './kubernetes.js'
 import { type NginxOptions, renderNginxSite, resolveNginxOptions } from './nginx.js'
 import { renderSystemdUnit, resolveSystemdOptions, riskyEnvWarnings, type SystemdOptions } from './systemd.js'
 
@@ -161,5 +168,77 @@ export function generateNginx(req: NginxOptions, d: Delivery): Generated {
       `Run the gateway${ports.length > 1 ? 's' : ''} with --host 127.0.0.1 (assist generate systemd --host 127.0.0.1) so only nginx reaches ${ports.length > 1 ? 'them' : 'it'}; if ${ports.length > 1 ? 'they listen' : 'it listens'} on every interface, firewall the gateway port${ports.length > 1 ? 's' : ''} (${[...new Set(ports)].join(', ')}), e.g. ufw deny ${ports[0]}/tcp.`,
     ],
     warnings: [],
+  }
+}
+
+export type DockerRequest = Omit<DockerOptions, 'appFolder' | 'assistVersion'> & {
+  cwd: string
+  assistVersion?: string
+}
+
+export interface GeneratedFiles {
+  written: string[]
+  nextSteps: string[]
+}
+
+/**
+ * Writes Dockerfile, .dockerignore and compose.yaml (and nginx/DOMAIN.conf with --domain) into the
+ * app folder, or into --output DIR. Refuses to replace any of them without --force; all or nothing.
+ */
+export function generateDocker(req: DockerRequest, d: { output?: string; force?: boolean }): GeneratedFiles {
+  const app = findAppRoot(req.cwd)
+  if (!app)
+    throw new UserError(
+      `${req.cwd} is not inside an app: run "assist generate docker" in your app's folder (an image holds one app).`,
+    )
+  const setup = resolveDockerOptions({
+    ...req,
+    appFolder: basename(app),
+    assistVersion: req.assistVersion ?? assistVersion(),
+  })
+  const outDir = d.output === undefined ? app : resolve(req.cwd, d.output)
+  if (!isDir(outDir))
+    throw new UserError(
+      `--output ${outDir} is not a folder: give an existing folder to write the files into.`,
+    )
+  const files = dockerFiles(setup)
+  const written = writeConfigFiles(
+    files.map((f) => ({ path: join(outDir, ...f.rel.split('/')), text: f.text })),
+    { force: d.force, mkdirs: setup.nginx ? [join(outDir, 'nginx')] : [] },
+  )
+  const where = outDir === app ? '' : ` (copy them into ${app} to build from there)`
+  return {
+    written,
+    nextSteps: [
+      `Wrote ${written.join(', ')}${where}. Build and run the gateway with:`,
+      `  docker build -t ${setup.name} . && docker run --rm -p ${setup.port}:${setup.port} ${setup.name}`,
+      '  or: docker compose up -d --build',
+      'The allonet library is built from source in the image unless you pass --build-arg ALLONET_BASE_URL=URL (a mirror) or ALLONET_FROM=allo/PATH (a Linux library in the app): see the Dockerfile.',
+    ],
+  }
+}
+
+export type KubernetesRequest = Omit<KubernetesOptions, 'appFolder'> & { cwd: string }
+
+export function generateKubernetes(req: KubernetesRequest, d: Delivery): Generated {
+  deliverChecks(d, false)
+  const app = findAppRoot(req.cwd)
+  const setup = resolveKubernetesOptions({ ...req, appFolder: app === undefined ? undefined : basename(app) })
+  const text = renderKubernetes(setup)
+  if (d.output === undefined) return { text, nextSteps: [], warnings: [] }
+  const path = writeConfigFile(d.output, text, { force: d.force })
+  return {
+    text,
+    writtenTo: path,
+    warnings: [],
+    nextSteps: [
+      `Wrote ${path}. Push the image ${setup.image} to a registry your cluster pulls from, then:`,
+      `  kubectl apply -f ${path}`,
+      ...(setup.ingress
+        ? [
+            `The Ingress serves https://${setup.ingress.domain}/ with the TLS Secret ${setup.ingress.tlsSecret}: create it (kubectl create secret tls ${setup.ingress.tlsSecret} --cert=… --key=…) or let cert-manager issue it.`,
+          ]
+        : []),
+    ],
   }
 }

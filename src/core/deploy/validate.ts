@@ -228,3 +228,70 @@ export function validateInteger(option: string, value: string | number, min: num
 export function identifierFor(domain: string): string {
   return domain.replace(/[^A-Za-z0-9]/g, '_')
 }
+
+// An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], path components lowercase.
+const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*'
+const IMAGE_REGISTRY =
+  '(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::\\d{1,5})?/)'
+const IMAGE_REF = new RegExp(
+  `^${IMAGE_REGISTRY}?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+)
+
+/** A container image reference, e.g. node:24-bookworm-slim or registry.example.com:5000/team/app:1.2. */
+export function validateImageRef(option: string, value: string): string {
+  if (value === '')
+    refuse(option, value, 'it is empty; give an image such as registry.example.com/my-app:1.0')
+  const bad = badChar(value, /[A-Za-z0-9._/:@-]/)
+  if (bad)
+    refuse(option, value, `${bad} is not allowed; an image reference has letters, digits and . _ / : @ -`)
+  if (value.length > 255 || !IMAGE_REF.test(value))
+    refuse(
+      option,
+      value,
+      'not a valid image reference (lowercase [REGISTRY/]NAME[:TAG][@sha256:DIGEST], e.g. registry.example.com/my-app:1.0)',
+    )
+  return value
+}
+
+/**
+ * A Kubernetes object name that is also a valid Service name (an RFC 1035 label): lowercase
+ * letters, digits and "-", starting with a letter, ending with a letter or digit, at most 63.
+ */
+export function validateK8sName(option: string, value: string): string {
+  if (!/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) {
+    const bad = badChar(value, /[a-z0-9-]/)
+    refuse(
+      option,
+      value,
+      `${bad ? `${bad} is not allowed; ` : ''}a name has lowercase letters, digits and "-", starts with a letter, ends with a letter or digit, at most 63 characters`,
+    )
+  }
+  return value
+}
+
+/** A Kubernetes resource quantity for CPU (`250m`, `0.5`, `2`) or memory (`256Mi`, `1Gi`). */
+export function validateQuantity(option: string, value: string, kind: 'cpu' | 'memory'): string {
+  const re = kind === 'cpu' ? /^(?:\d{1,6}m|\d{1,4}(?:\.\d{1,3})?)$/ : /^\d{1,7}(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/
+  if (!re.test(value) || /^0+(?:\.0+)?m?$/.test(value) || /^0+(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(value))
+    refuse(
+      option,
+      value,
+      kind === 'cpu'
+        ? 'expected CPU as cores (0.5, 2) or millicores (250m), more than 0'
+        : 'expected memory in bytes or with a unit Ki, Mi, Gi, Ti (e.g. 256Mi, 1Gi), more than 0',
+    )
+  return value
+}
+
+/** An npm version or dist-tag for a package spec (1.2.3, 1.2.3-beta.1, latest). */
+export function validatePackageVersion(option: string, value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}$/.test(value)) {
+    const bad = badChar(value, /[A-Za-z0-9.+_-]/)
+    refuse(
+      option,
+      value,
+      `${bad ? `${bad} is not allowed; ` : ''}expected an npm version or tag of allo-assist, e.g. 0.1.0 or latest`,
+    )
+  }
+  return value
+}

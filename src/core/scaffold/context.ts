@@ -7,6 +7,7 @@ import { userInfo } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { findExecutable } from '../fsutil.js'
 import { runCommand } from '../launcher.js'
+import { assistVersion } from '../version.js'
 import type { TemplateInfo } from './templates.js'
 
 export const DEFAULT_ALLOUI_URL = 'https://github.com/alloverse/alloui-lua.git'
@@ -66,6 +67,8 @@ export interface Context {
   name: string
   displayName: string
   author: string
+  /** The allo-assist version creating the app (__ASSIST_VERSION__ in templates). */
+  assistVersion: string
   template?: TemplateInfo
   git: boolean
   /** The target is inside an existing git work tree (no `git init`; submodules go to that repository). */
@@ -137,6 +140,7 @@ export function buildContext(init: ContextInit): Context {
     name: '',
     displayName: '',
     author: '',
+    assistVersion: assistVersion(),
     git: true,
     insideWorkTree: false,
     install: true,

@@ -5,9 +5,10 @@
  *   __PROJNAME__      the app name (see name.ts: safe everywhere as is)
  *   __DISPLAY_NAME__  the display name, from --display-name
  *   __AUTHOR__        the author, from --author
+ *   __ASSIST_VERSION__  the version of allo-assist creating the app (the Dockerfile installs it)
  * Values are escaped for the file they land in: JSON string escapes in *.json, Lua string escapes
  * in *.lua, as is elsewhere. A file named `_gitignore` becomes `.gitignore` (npm drops .gitignore
- * files from published packages). `template.json` is not copied.
+ * files from published packages), and `_dockerignore` `.dockerignore` (likewise kept out of npm's way). `template.json` is not copied.
  *
  * Atomicity: every file is written into a temporary folder beside the target
  * (`.<name>.assist-XXXXXX`, same file system), which is renamed into place only when complete.
@@ -20,22 +21,26 @@ import { chmodSync, existsSync, lstatSync, readdirSync, renameSync, rmSync } fro
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname, extname, join, relative, sep } from 'node:path'
 import { UserError } from '../errors.js'
+import { assistVersion } from '../version.js'
 import { TEMPLATE_META, type TemplateInfo } from './templates.js'
 
 export interface TemplateValues {
   name: string
   displayName: string
   author: string
+  /** The allo-assist version creating the app (the one its Dockerfile installs); default: this one. */
+  assistVersion?: string
 }
 
 export const PLACEHOLDERS: Record<string, keyof TemplateValues> = {
   __PROJNAME__: 'name',
   __DISPLAY_NAME__: 'displayName',
   __AUTHOR__: 'author',
+  __ASSIST_VERSION__: 'assistVersion',
 }
 
 /** Renamed on output: template file name → app file name. */
-export const RENAMES: Record<string, string> = { _gitignore: '.gitignore' }
+export const RENAMES: Record<string, string> = { _gitignore: '.gitignore', _dockerignore: '.dockerignore' }
 
 function luaEscape(value: string): string {
   return value.replace(/[\\"'\n\r\0]/g, (ch) =>
@@ -53,8 +58,8 @@ export function escapeFor(path: string, value: string): string {
 
 /** Replaces every placeholder in a text file's content (pure). */
 export function renderText(path: string, text: string, values: TemplateValues): string {
-  return text.replace(/__(PROJNAME|DISPLAY_NAME|AUTHOR)__/g, (ph) =>
-    escapeFor(path, values[PLACEHOLDERS[ph]]),
+  return text.replace(/__(PROJNAME|DISPLAY_NAME|AUTHOR|ASSIST_VERSION)__/g, (ph) =>
+    escapeFor(path, values[PLACEHOLDERS[ph]] ?? assistVersion()),
   )
 }
 
