@@ -255,11 +255,11 @@ export function renderCompose(s: DockerSetup): string {
     L.push(`# A place then launches the app from alloapp:http://HOST:${s.port}/; for the internet put TLS in`)
     L.push('# front ("assist generate docker --domain DOMAIN" adds nginx here).')
   }
-  L.push(`name: ${s.name}`)
+  L.push(`name: ${JSON.stringify(s.name)}`) // quoted: a folder named "123" gives a string name
   L.push('services:')
   L.push('  gateway:')
   L.push('    build: .')
-  L.push(`    image: ${s.name}`)
+  L.push(`    image: ${JSON.stringify(s.name)}`)
   L.push('    restart: unless-stopped')
   if (s.nginx) {
     L.push('    # Reached only through nginx, on the compose network.')

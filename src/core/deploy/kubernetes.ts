@@ -215,7 +215,7 @@ export function renderKubernetes(k: KubernetesSetup): string {
   L.push('          type: RuntimeDefault')
   L.push('      containers:')
   L.push('        - name: gateway')
-  L.push(`          image: ${k.image}`)
+  L.push(`          image: ${JSON.stringify(k.image)}`) // quoted: an image named "0" or "true" is a string
   L.push('          args:')
   for (const a of [
     'assist',
