@@ -32,6 +32,8 @@ export interface RunOptions {
   reporter: Reporter
   /** Resolves once the app has been started the first time (for callers that wait on it). */
   onFirstStart?: () => void
+  /** The web view of the (remote) place beside the app (`--view`); off by default. */
+  view?: ViewFlags | false
 }
 
 /** Checks a flag value is a JSON object (or any JSON when `objectOnly` is false). */
@@ -63,6 +65,7 @@ export async function runApp(opts: RunOptions): Promise<number> {
   const project: AppProject = findProject(opts.cwd)
   const spec = launchSpecFor(project, opts.placeUrl, { luajit: opts.luajit })
   const tag = project.name
+  const view = opts.view ? await startRemoteView(opts.placeUrl, opts.view, reporter) : null
   // Plain run (--no-watch, no --restart-on-crash): nothing brings the app back, so run ends with it.
   const plain = !opts.watch && !opts.restartOnCrash
   const waitHint = opts.stdin ? ' (or type rs + Enter)' : ''
@@ -159,7 +162,29 @@ export async function runApp(opts: RunOptions): Promise<number> {
   })
   rl?.close()
   await watcher?.close()
+  await view?.close()
   return exit ? exitStatusOf(exit) : 0
+}
+
+/** `assist run alloplace://… --view`: the web view of that place, as a client of it. */
+async function startRemoteView(
+  placeUrl: string,
+  flags: ViewFlags,
+  reporter: Reporter,
+): Promise<{ close(): Promise<void> }> {
+  const [{ attachRemoteView }, { parsePlaceUrl }] = await Promise.all([
+    import('./view/attach.js'),
+    import('./urls.js'),
+  ])
+  const view = await attachRemoteView(
+    parsePlaceUrl(placeUrl),
+    flags,
+    reporter,
+    (err) => reporter.error(`✖ The web view stopped: ${err.message}`),
+    'view',
+  )
+  reporter.info(viewLine(view.url))
+  return view
 }
 
 export interface BuiltInPlaceOptions {
