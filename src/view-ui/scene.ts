@@ -502,13 +502,12 @@ export class SceneView {
     this.world.updateMatrixWorld(true)
     const box = new THREE.Box3()
     const one = new THREE.Box3()
-    const finite = (v: THREE.Vector3) => Number.isFinite(v.x) && Number.isFinite(v.y) && Number.isFinite(v.z)
+    // Entities absurdly far away (or with broken matrices) would leave the camera nowhere.
+    const near = (v: THREE.Vector3) => Math.abs(v.x) < 1e5 && Math.abs(v.y) < 1e5 && Math.abs(v.z) < 1e5
     for (const node of this.nodes.values()) {
       if (!(node.content || node.collider) || this.skipFraming(node.id)) continue
       one.makeEmpty().expandByObject(node.group)
-      // Entities absurdly far away (or with broken matrices) would leave the camera nowhere.
-      if (!one.isEmpty() && finite(one.min) && finite(one.max) && one.max.distanceTo(one.min) < 1e4)
-        box.union(one)
+      if (!one.isEmpty() && near(one.min) && near(one.max)) box.union(one)
     }
     if (box.isEmpty()) return false
     const centre = box.getCenter(new THREE.Vector3())
