@@ -295,11 +295,12 @@ function drain(): void {
 
 // ---- panels -----------------------------------------------------------------------------------
 
+/** After a user's action (a selection): the panels follow at once, not at the next frame. */
 let renderQueued = false
 function scheduleRender(): void {
   if (renderQueued) return
   renderQueued = true
-  requestAnimationFrame(() => {
+  queueMicrotask(() => {
     renderQueued = false
     renderPanels()
   })
