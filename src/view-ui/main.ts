@@ -217,7 +217,14 @@ function enqueue(msg: ServerMessage): void {
   inbox.push(msg)
   if (frameQueued) return
   frameQueued = true
-  requestAnimationFrame(drain)
+  // A hidden tab gets no animation frames: the timer keeps the inbox from growing meanwhile.
+  const run = () => {
+    cancelAnimationFrame(raf)
+    clearTimeout(timer)
+    if (frameQueued) drain()
+  }
+  const raf = requestAnimationFrame(run)
+  const timer = setTimeout(run, 250)
 }
 
 function drain(): void {
