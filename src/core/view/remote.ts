@@ -173,6 +173,7 @@ export class RemotePlace implements WorldSource, ViewHand {
         info(`Joined ${JSON.stringify(this.placeName)} at ${where} as ${JSON.stringify(this.name)}.`)
         const why = await (lost as Promise<string> | null)
         this.hand = null
+        await hand.close().catch(() => {}) // the connection's socket
         if (this.stopped) break
         this.setStatus({ state: 'reconnecting', detail: why ?? 'lost the place' })
         this.changed()
