@@ -13,6 +13,7 @@
  *   in turn for the same window. VIEW_BENCH_HZ changes the rate.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -107,6 +108,16 @@ const box = (s: number) => ({
 })
 
 const at = (x: number, y: number, z: number) => [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, x, y, z, 1]
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; 0 elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return 0
+  }
+}
 
 /** Opens `url` and resolves with the ms until a frame shows every id in `ids` drawn. */
 async function firstCompleteFrame(
@@ -250,6 +261,7 @@ export default async function viewBench(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000))
     const a0 = answered
     const tw = performance.now()
+    const cpu0 = { view: cpuSeconds(view.child.pid), place: cpuSeconds(place.child.pid) }
     // One page open at a time (a page behind another gets no animation frames): ours, the
     // anchor, then once more each (the load drifts).
     const oursFps: Fps[] = []
@@ -264,7 +276,11 @@ export default async function viewBench(): Promise<void> {
         await page.close()
       }
     }
-    const rate = ((answered - a0) * 1000) / (performance.now() - tw)
+    const wall = (performance.now() - tw) / 1000
+    const rate = (answered - a0) / wall
+    const share = (k: 'view' | 'place', pid?: number) =>
+      ((100 * (cpuSeconds(pid) - cpu0[k])) / wall).toFixed(0)
+    const cpuNote = `CPU over the windows: assist view ${share('view', view.child.pid)}%, the place ${share('place', place.child.pid)}% of one core`
     for (const t of timers) clearInterval(t)
     await stop(view)
     void sent
@@ -300,7 +316,7 @@ export default async function viewBench(): Promise<void> {
           ours: med(oursFps, 'drawn'),
           anchor: med(anchorFps, 'drawn'),
           anchorName,
-          note: `a frame is drawn when the world changed (the place sends a state every 200 ms); view-server messages applied/s: ours ${med(oursFps, 'messages').toFixed(1)}, anchor ${med(anchorFps, 'messages').toFixed(1)}`,
+          note: `a frame is drawn when the world changed (the place sends a state every 200 ms); view-server messages applied/s: ours ${med(oursFps, 'messages').toFixed(1)}, anchor ${med(anchorFps, 'messages').toFixed(1)}; ${cpuNote}`,
         },
       ],
     )

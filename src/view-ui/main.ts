@@ -281,8 +281,8 @@ function drain(): void {
         self = msg.self
         view.setOwnHand(self.handId)
         break
-      case 'interaction':
-        log.push(msg.entry)
+      case 'interactions':
+        log.push(...msg.entries)
         if (log.length > 500) log.splice(0, log.length - 500)
         break
       case 'status':

@@ -77,7 +77,8 @@ export type ServerMessage =
   | { type: 'status'; status: PlaceStatus; placeName: string }
   | { type: 'entities'; changed: ViewEntity[]; removed: string[] }
   | { type: 'agents'; agents: ViewAgent[]; self: SelfInfo }
-  | { type: 'interaction'; entry: InteractionEntry }
+  /** Interactions since the last such message (oldest first). */
+  | { type: 'interactions'; entries: InteractionEntry[] }
   | { type: 'notice'; level: 'info' | 'error'; message: string }
 
 export type ClientMessage =

@@ -274,10 +274,21 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     }
   }
 
+  // Interactions go to the pages in batches, at most every 50 ms: a busy place routes thousands a
+  // second, and one message each would swamp the page.
+  let unsentLog: InteractionEntry[] = []
+  let logTimer: NodeJS.Timeout | null = null
   function record(entry: InteractionEntry): void {
     log.push(entry)
     if (log.length > logSize) log.splice(0, log.length - logSize)
-    for (const page of pages) send(page, { type: 'interaction', entry })
+    unsentLog.push(entry)
+    if (unsentLog.length > logSize) unsentLog.splice(0, unsentLog.length - logSize)
+    logTimer ??= setTimeout(() => {
+      logTimer = null
+      const entries = unsentLog
+      unsentLog = []
+      for (const page of pages) send(page, { type: 'interactions', entries })
+    }, 50)
   }
 
   const unsubscribe = world.subscribe({
@@ -419,6 +430,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     port,
     async close() {
       closed = true
+      if (logTimer) clearTimeout(logTimer)
       unsubscribe()
       for (const t of pageTimers) clearTimeout(t)
       pageTimers.clear()
