@@ -338,16 +338,29 @@ function renderPanels(): void {
     agentsShown = agents
     renderAgents()
   }
-  if (log.length !== logShown.length || log.at(-1) !== logShown.at(-1)) {
-    logShown = log.slice()
-    renderLog()
-  }
+  if (log.length !== logShown.length || log.at(-1) !== logShown.at(-1)) scheduleLog()
   state.entities = [...entities.keys()]
   state.rendered = view.kinds()
   state.selected = selected
   state.agents = agents
   state.self = self
-  state.log = log.slice()
+}
+
+/** The log list is rebuilt at most 4 times a second: a busy place logs thousands of interactions. */
+let logTimer: number | null = null
+let logRenderedAt = 0
+function scheduleLog(): void {
+  if (logTimer !== null) return
+  logTimer = window.setTimeout(
+    () => {
+      logTimer = null
+      logRenderedAt = performance.now()
+      logShown = log.slice()
+      renderLog()
+      state.log = logShown
+    },
+    Math.max(0, logRenderedAt + 250 - performance.now()),
+  )
 }
 
 function treeSignature(): string {
