@@ -10,7 +10,8 @@
  * - under load: while the 50 agents change their 20 entities each 10×/s (change_components with a
  *   new transform, 10,000 changes/s offered), animation frames per second in the page (how
  *   responsive it stays) and frames drawn per second (how often it shows a new world), each view
- *   in turn for the same window. VIEW_BENCH_HZ changes the rate.
+ *   in turn for the same window. VIEW_BENCH_HZ changes the rate, VIEW_BENCH_PER_AGENT the entities per
+ * agent, VIEW_BENCH_STARTS the start-up repeats.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -24,7 +25,7 @@ import { median, printTable } from './lib.js'
 
 const CLI = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const AGENTS = 50
-const ENTITIES = 20
+const ENTITIES = Number(process.env.VIEW_BENCH_PER_AGENT ?? 20)
 const STARTS = Number(process.env.VIEW_BENCH_STARTS ?? 3)
 const WINDOW_MS = 5000
 const HZ = Number(process.env.VIEW_BENCH_HZ ?? 10)
