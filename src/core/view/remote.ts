@@ -36,7 +36,10 @@ export interface RemotePlaceOptions {
   minBackoffMs?: number
   /** Longest wait between attempts (default 5 s). */
   maxBackoffMs?: number
-  /** Give the place up after this long without acknowledgements (default 5 s; allonet's is 20 s). */
+  /**
+   * Give the place up after this long without acknowledgements (default 10 s, allonet's minimum; its
+   * maximum is 20 s). A busy place can take seconds to acknowledge: shorter gives up on live places.
+   */
   peerTimeoutMs?: number
   /** One line per event, for people (joined, lost, retrying). */
   onInfo?: (message: string) => void
@@ -154,7 +157,7 @@ export class RemotePlace implements WorldSource, ViewHand {
             name: this.name,
             identity: this.opts.identity,
             transport: this.opts.transport,
-            client: { peerTimeoutMs: this.opts.peerTimeoutMs ?? 5000 },
+            client: { peerTimeoutMs: this.opts.peerTimeoutMs ?? 10_000 },
             onConnect: (client) => {
               lost = this.wire(client)
             },
