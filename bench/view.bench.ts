@@ -36,6 +36,9 @@ interface Cli {
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
 }
 
+/** Every process started, so that a failed run stops them too. */
+const started = new Set<Cli>()
+
 function cli(args: string[]): Cli {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,7 +52,7 @@ function cli(args: string[]): Cli {
       for (const w of waiters) w()
     })
   }
-  return {
+  const c: Cli = {
     child,
     lines,
     waitFor(re, timeoutMs = 30_000) {
@@ -70,6 +73,8 @@ function cli(args: string[]): Cli {
       })
     },
   }
+  started.add(c)
+  return c
 }
 
 function stop(c: Cli): Promise<void> {
@@ -324,6 +329,6 @@ export default async function viewBench(): Promise<void> {
   } finally {
     await browser?.close()
     await Promise.all(clients.map((c) => c.vanish().catch(() => {})))
-    await stop(place)
+    await Promise.all([...started].map(stop))
   }
 }
