@@ -166,15 +166,26 @@ export class SceneView {
   /** Applies changed entities and removals, then re-parents everything by `relationships.parent`. */
   apply(changed: ViewEntity[], removed: string[]): void {
     for (const id of removed) this.removeNode(id)
-    for (const e of changed) this.upsert(e)
-    // Parents as the tree has them: a cycle (from a broken place) would make three.js recurse forever.
-    const parents = treeParents(
-      new Map([...this.nodes].map(([id, n]) => [id, { components: n.group.userData.components }])),
-    )
-    for (const [id, node] of this.nodes) {
-      const parentId = parents.get(id) ?? null
-      const parent = (parentId && this.nodes.get(parentId)?.group) || this.world
-      if (node.group.parent !== parent) parent.add(node.group)
+    // What changed decides the work: a change nobody can see (the place's clock ticking) draws no
+    // frame, which matters with thousands of entities.
+    let structure = removed.length > 0
+    let visible = structure
+    for (const e of changed) {
+      const r = this.upsert(e)
+      structure ||= r.structure
+      visible ||= r.visible
+    }
+    if (!visible) return
+    if (structure) {
+      // Parents as the tree has them: a cycle (from a broken place) would make three.js recurse forever.
+      const parents = treeParents(
+        new Map([...this.nodes].map(([id, n]) => [id, { components: n.group.userData.components }])),
+      )
+      for (const [id, node] of this.nodes) {
+        const parentId = parents.get(id) ?? null
+        const parent = (parentId && this.nodes.get(parentId)?.group) || this.world
+        if (node.group.parent !== parent) parent.add(node.group)
+      }
     }
     this.world.updateMatrixWorld(true)
     if (this.selected && !this.nodes.has(this.selected)) this.select(null)
@@ -220,8 +231,10 @@ export class SceneView {
     return Object.fromEntries([...this.nodes].map(([id, n]) => [id, n.kind]))
   }
 
-  private upsert(e: ViewEntity): void {
+  /** Creates or updates an entity's object; says whether anything drawn or the hierarchy changed. */
+  private upsert(e: ViewEntity): { visible: boolean; structure: boolean } {
     let node = this.nodes.get(e.id)
+    const isNew = !node
     if (!node) {
       const group = new THREE.Group()
       group.name = e.id
@@ -231,9 +244,16 @@ export class SceneView {
       this.nodes.set(e.id, node)
     }
     const c = e.components
-    node.group.matrix.fromArray(localMatrix(c))
-    node.group.matrixWorldNeedsUpdate = true
-    node.group.userData.parentId = parentOf(c)
+    const m = localMatrix(c)
+    const now = node.group.matrix.elements
+    let visible = isNew || m.some((v, i) => v !== now[i])
+    if (visible) {
+      node.group.matrix.fromArray(m)
+      node.group.matrixWorldNeedsUpdate = true
+    }
+    const parentId = parentOf(c)
+    const structure = isNew || parentId !== node.group.userData.parentId
+    node.group.userData.parentId = parentId
     node.group.userData.components = c
 
     const key = JSON.stringify([
@@ -252,6 +272,7 @@ export class SceneView {
       node.content = object
       node.kind = kind
       if (object) node.group.add(object)
+      visible = true
     }
     const colliderKey = JSON.stringify(c.collider ?? null)
     if (colliderKey !== node.group.userData.colliderKey) {
@@ -273,7 +294,9 @@ export class SceneView {
         node.collider = box
         node.group.add(box)
       }
+      visible = true
     }
+    return { visible: visible || structure, structure }
   }
 
   private removeNode(id: string): void {
