@@ -330,6 +330,11 @@ export default async function viewBench(): Promise<void> {
         },
       ],
     )
+  } catch (err) {
+    const dropped = place.lines.filter((l) => /disconnected \(timed out\)/.test(l)).length
+    throw new Error(
+      `${(err as Error).message}\n(the place timed out ${dropped} agents; ${clients.filter((c) => c.connected).length} of ${clients.length} bench agents still connected)`,
+    )
   } finally {
     await browser?.close()
     await Promise.all(clients.map((c) => c.vanish().catch(() => {})))
