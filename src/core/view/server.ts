@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { UserError } from '../errors.js'
 import { isMatrix } from '../matrix.js'
+import { MAX_VALUE_DEPTH, nestsDeeperThan } from '../place/world.js'
 import {
   type ClientMessage,
   type Components,
@@ -229,7 +230,15 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   const pages = new Set<Page>()
 
   function send(page: Page, msg: ServerMessage): void {
-    if (page.ws.readyState === page.ws.OPEN) page.ws.send(JSON.stringify(msg))
+    if (page.ws.readyState !== page.ws.OPEN) return
+    let text: string
+    try {
+      text = JSON.stringify(msg)
+    } catch (err) {
+      onError(`view: a ${msg.type} message could not be sent to the page: ${(err as Error).message}`)
+      return
+    }
+    page.ws.send(text)
   }
 
   function agentsWithSelf(w: ViewWorld): ViewAgent[] {
@@ -278,7 +287,11 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   // second, and one message each would swamp the page.
   let unsentLog: InteractionEntry[] = []
   let logTimer: NodeJS.Timeout | null = null
-  function record(entry: InteractionEntry): void {
+  function record(raw: InteractionEntry): void {
+    // A body nesting absurdly deep (from a broken or hostile agent) could not even be printed.
+    const entry = nestsDeeperThan(raw.body, MAX_VALUE_DEPTH)
+      ? { ...raw, body: `(a body nesting deeper than ${MAX_VALUE_DEPTH} levels)` }
+      : raw
     log.push(entry)
     if (log.length > logSize) log.splice(0, log.length - logSize)
     unsentLog.push(entry)
