@@ -66,6 +66,9 @@ describe('web view of a live place, in chromium', () => {
     await waitPage(page, (v) => v.agents.some((a) => a.self))
     const s = await pageState(page)
     assert.equal(s.connected, true)
+    // The page title and header follow the place's name (the suite's place is "Test place").
+    assert.equal(await page.title(), 'Test place · allo-assist')
+    assert.equal(await page.locator('#place-name').textContent(), 'Test place')
     const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
     assert.equal(appEntities.length, 7, 'surface + 2 × (button, cube, label)')
     for (const e of appEntities) assert.ok(s.entities.includes(e.id), `${e.id} in the tree`)
