@@ -10,7 +10,7 @@ export default class Run extends BaseCommand {
   static override description =
     `Finds the app from the current folder (or any folder inside it), starts it connected to the place, and restarts it once per burst of saves. Type "rs" + Enter to restart by hand; Ctrl-C stops the app and its whole process tree.
 
-Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too. It also prints the URL of the place's web view (--open opens it in the browser): see the app's entities in 3D and poke its buttons.
+Without a URL (or with --place) it starts a development place in the same process on 127.0.0.1 (a free UDP port, or --place-port), prints its alloplace:// URL and connects the app to it; other agents (visors, test clients, assist serve launches) can join that URL too. It also prints the URL of the place's web view (--open opens it in the browser): see the app's entities in 3D and poke its buttons. With a place URL, --view serves the same web view of that place (see "assist view"); --open or --view-port imply it.
 
 Watched: everything under the app root except .git, node_modules, allo/deps, allo/lib, *.log, editor and tool temp files (a save through a temporary file, as sed -i and many editors do, is one change named after the real file), the files run's own output is redirected to, and what the app's .gitignore ignores.
 
@@ -23,6 +23,7 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
     '<%= config.bin %> run alloplace://localhost',
     '<%= config.bin %> run alloplace://place.example.com:21337 --restart-on-crash',
     '<%= config.bin %> run alloplace://localhost --no-watch',
+    '<%= config.bin %> run alloplace://place.example.com --view --open',
     `<%= config.bin %> run alloplace://localhost --launch-args '{"initialLocation":[1,0,0,0,0,1,0,0,0,0,1,0,0,1.2,-2,1]}' --identity '{"display_name":"me"}'`,
   ]
 
@@ -95,16 +96,16 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
       description: 'Log every interaction the built-in place handles',
     }),
     'view-port': Flags.integer({
-      description: "TCP port of the built-in place's web view on 127.0.0.1 (default: a free port)",
+      description: 'TCP port of the web view on 127.0.0.1 (default: a free port)',
       min: 0,
       max: 65535,
     }),
     open: Flags.boolean({
-      description: "Open the built-in place's web view in the default browser",
+      description: 'Open the web view in the default browser',
     }),
     view: Flags.boolean({
-      description: "Serve the built-in place's web view (--no-view: none)",
-      default: true,
+      description:
+        "Serve the place's web view (default: on for the built-in place, off with a place URL; --no-view: none)",
       allowNo: true,
     }),
     'allowed-host': Flags.string({
@@ -122,11 +123,14 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
       )
     }
     const builtIn = args.url === undefined
-    if (!builtIn && (flags['view-port'] !== undefined || flags.open || flags['allowed-host'] !== undefined)) {
+    const viewFlags = flags['view-port'] !== undefined || flags.open || flags['allowed-host'] !== undefined
+    if (flags.view === false && viewFlags) {
       throw new UserError(
-        '--view-port, --open and --allowed-host belong to the built-in place: drop the URL to start one, or drop those flags.',
+        '--no-view turns the web view off: drop --view-port, --open and --allowed-host, or drop --no-view.',
       )
     }
+    // The built-in place serves its view unless told not to; a remote place's only on request.
+    const view = builtIn ? flags.view !== false : flags.view === true || viewFlags
     if (!builtIn && flags['place-port'] !== undefined) {
       throw new UserError(
         '--place-port only applies to the built-in place: drop the URL, or drop --place-port.',
@@ -158,14 +162,14 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
             port: flags['place-port'],
             name: flags['place-name'],
             verbose: flags['place-verbose'],
-            view: flags.view && {
-              port: flags['view-port'],
-              open: flags.open,
-              allowedHosts: flags['allowed-host'],
-            },
+            view: view && { port: flags['view-port'], open: flags.open, allowedHosts: flags['allowed-host'] },
           },
         })
-      : await runApp({ ...common, placeUrl: parsePlaceUrl(args.url as string).href })
+      : await runApp({
+          ...common,
+          placeUrl: parsePlaceUrl(args.url as string).href,
+          view: view && { port: flags['view-port'], open: flags.open },
+        })
     process.exit(status)
   }
 }

@@ -43,6 +43,8 @@ export interface RunOptions {
   onInstanceExit?: (instance: Instance) => void
   /** The place is the one runWithBuiltInPlace started (changes what a connect failure says). */
   builtInPlace?: boolean
+  /** The web view of the (remote) place beside the app (`--view`); off by default. */
+  view?: ViewFlags | false
 }
 
 /** A working example value for each JSON flag, shown when the given one is wrong. */
@@ -81,6 +83,7 @@ export async function runApp(opts: RunOptions): Promise<number> {
   const spec = launchSpecFor(project, opts.placeUrl, runtime)
   if (opts.verbose && project.kind === 'lua') reporter.info(pollFixNote(project, runtime))
   const tag = project.name
+  const view = opts.view ? await startRemoteView(opts.placeUrl, opts.view, reporter) : null
   // Plain run (--no-watch, no --restart-on-crash): nothing brings the app back, so run ends with it.
   const plain = !opts.watch && !opts.restartOnCrash
   const waitHint = opts.stdin ? ' (or type rs + Enter)' : ''
@@ -195,6 +198,7 @@ export async function runApp(opts: RunOptions): Promise<number> {
   })
   rl?.close()
   await watcher?.close()
+  await view?.close()
   return runStatus(exit, stoppedBy, connectFailed)
 }
 
@@ -211,6 +215,27 @@ export function runStatus(
   if (!exit || !isCrash(exit)) return EXIT.ok
   // The app lost its place (assist-boot.lua's exit 81), or never reached it: a network failure.
   return connectFailed || exit.code === APP_EXIT.lostPlace ? EXIT.network : EXIT.appFailed
+}
+
+/** `assist run alloplace://… --view`: the web view of that place, as a client of it. */
+async function startRemoteView(
+  placeUrl: string,
+  flags: ViewFlags,
+  reporter: Reporter,
+): Promise<{ close(): Promise<void> }> {
+  const [{ attachRemoteView }, { parsePlaceUrl }] = await Promise.all([
+    import('./view/attach.js'),
+    import('./urls.js'),
+  ])
+  const view = await attachRemoteView(
+    parsePlaceUrl(placeUrl),
+    flags,
+    reporter,
+    (err) => reporter.error(`✖ The web view stopped: ${err.message}`),
+    'view',
+  )
+  reporter.info(viewLine(view.url))
+  return view
 }
 
 export interface BuiltInPlaceOptions {

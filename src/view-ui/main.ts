@@ -9,9 +9,12 @@ import {
   hasCollider,
   type InteractionEntry,
   isObject,
+  type PlaceStatus,
   parentOf,
   type SelfInfo,
   type ServerMessage,
+  type SourceInfo,
+  treeParents,
   type Vec3,
   type ViewAgent,
   type ViewEntity,
@@ -21,6 +24,12 @@ import { SceneView } from './scene.js'
 
 interface PageState {
   connected: boolean
+  /** The view server's link to the place (remote places: connecting / reconnecting). */
+  placeStatus: PlaceStatus['state']
+  /** What the status badge says. */
+  statusText: string
+  /** Where the world comes from. */
+  source: SourceInfo | null
   placeName: string
   /** Ids of the entities in the tree. */
   entities: string[]
@@ -39,6 +48,8 @@ interface PageState {
   frames: number
   /** The local matrix the 3D view draws an entity with (animations applied), for tests. */
   drawnMatrix(id: string): number[] | null
+  /** Where the viewer's eyes (the camera) are, world coordinates. */
+  viewer(): Vec3
   /** The place's time as the page estimates it (seconds), null before the first clock. */
   placeTime(): number | null
   /** Entities with property animations, run by the page every frame. */
@@ -75,9 +86,14 @@ let self: SelfInfo = { agentId: null, avatarId: null, handId: null }
 let log: InteractionEntry[] = []
 let selected: string | null = null
 let socket: WebSocket | null = null
+let wsState: 'connecting' | 'open' | 'closed' = 'connecting'
+let placeStatus: PlaceStatus = { state: 'connecting' }
 
 const state: PageState = {
   connected: false,
+  placeStatus: 'connecting',
+  statusText: '',
+  source: null,
   placeName: '',
   entities: [],
   rendered: {},
@@ -97,6 +113,7 @@ const state: PageState = {
     return view.frames
   },
   drawnMatrix: (id: string) => view.localMatrixOf(id),
+  viewer: () => view.viewer(),
   placeTime: () => animations.clock.now(performance.now()),
   get animating() {
     return animations.count
@@ -141,7 +158,15 @@ function connect(delay = 0): void {
     socket = ws
     setStatus('connecting')
     ws.onopen = () => setStatus('open')
-    ws.onmessage = (ev) => onMessage(JSON.parse(String(ev.data)) as ServerMessage)
+    ws.onmessage = (ev) => {
+      let msg: ServerMessage
+      try {
+        msg = JSON.parse(String(ev.data)) as ServerMessage
+      } catch {
+        return
+      }
+      enqueue(msg)
+    }
     ws.onclose = () => {
       if (socket !== ws) return
       setStatus('closed')
@@ -151,57 +176,133 @@ function connect(delay = 0): void {
 }
 
 function setStatus(s: 'connecting' | 'open' | 'closed'): void {
-  state.connected = s === 'open'
-  const el = $('status')
-  el.className = `status ${s}`
-  el.textContent = s === 'open' ? 'live' : s === 'closed' ? 'disconnected: retrying…' : 'connecting…'
+  wsState = s
+  showStatus()
 }
 
-function onMessage(msg: ServerMessage): void {
-  state.messages++
-  switch (msg.type) {
-    case 'snapshot': {
-      const removed = [...entities.keys()]
-      entities.clear()
-      for (const e of msg.entities) entities.set(e.id, e)
-      agents = msg.agents
-      self = msg.self
-      view.setOwnHand(self.handId)
-      log = msg.log.slice()
-      state.placeName = msg.placeName
-      $('place-name').textContent = msg.placeName
-      view.apply(
-        msg.entities,
-        removed.filter((id) => !entities.has(id)),
-      )
-      animations.track(msg.entities, removed, performance.now())
-      break
-    }
-    case 'entities':
-      for (const id of msg.removed) entities.delete(id)
-      for (const e of msg.changed) entities.set(e.id, e)
-      view.apply(msg.changed, msg.removed)
-      animations.track(msg.changed, msg.removed, performance.now())
-      break
-    case 'agents':
-      agents = msg.agents
-      self = msg.self
-      view.setOwnHand(self.handId)
-      break
-    case 'interaction':
-      log.push(msg.entry)
-      if (log.length > 500) log.splice(0, log.length - 500)
-      break
-    case 'notice':
-      toast(msg.message)
-      return
+/** The badge: the page's link to the view server first, then the view's link to the place. */
+function showStatus(): void {
+  const live = wsState === 'open' && placeStatus.state === 'live'
+  state.connected = wsState === 'open'
+  state.placeStatus = placeStatus.state
+  const el = $('status')
+  let cls: string
+  let text: string
+  if (wsState === 'closed') [cls, text] = ['closed', 'disconnected: retrying…']
+  else if (wsState === 'connecting') [cls, text] = ['connecting', 'connecting…']
+  else if (live) [cls, text] = ['open', 'live']
+  else if (placeStatus.state === 'reconnecting') [cls, text] = ['closed', 'reconnecting to the place…']
+  else [cls, text] = ['connecting', 'connecting to the place…']
+  el.className = `status ${cls}`
+  el.textContent = text
+  el.title = placeStatus.detail ?? ''
+  state.statusText = text
+  document.body.classList.toggle('stale', wsState === 'open' && !live)
+}
+
+function setPlaceName(name: string): void {
+  state.placeName = name
+  $('place-name').textContent = name
+  document.title = `${name} · allo-assist`
+}
+
+/**
+ * Messages are applied once per animation frame: entity changes that arrive between two frames
+ * are merged (the latest version of each entity wins), so a busy place costs one scene update
+ * and one panel render per frame, however many messages it sends.
+ */
+let inbox: ServerMessage[] = []
+let frameQueued = false
+function enqueue(msg: ServerMessage): void {
+  inbox.push(msg)
+  if (frameQueued) return
+  frameQueued = true
+  // A hidden tab gets no animation frames: the timer keeps the inbox from growing meanwhile.
+  const run = () => {
+    cancelAnimationFrame(raf)
+    clearTimeout(timer)
+    if (frameQueued) drain()
   }
+  const raf = requestAnimationFrame(run)
+  const timer = setTimeout(run, 250)
+}
+
+function drain(): void {
+  frameQueued = false
+  const batch = inbox
+  inbox = []
+  let changed = new Map<string, ViewEntity>()
+  let removed = new Set<string>()
+  const applyEntities = () => {
+    if (changed.size === 0 && removed.size === 0) return
+    const list = [...changed.values()]
+    view.apply(list, [...removed])
+    animations.track(list, removed, performance.now())
+    changed = new Map()
+    removed = new Set()
+  }
+  for (const msg of batch) {
+    state.messages++
+    switch (msg.type) {
+      case 'snapshot': {
+        applyEntities()
+        const gone = [...entities.keys()]
+        entities.clear()
+        for (const e of msg.entities) entities.set(e.id, e)
+        agents = msg.agents
+        self = msg.self
+        view.setOwnHand(self.handId)
+        log = msg.log.slice()
+        state.source = msg.source
+        $('source-note').hidden = msg.source.kind !== 'remote'
+        placeStatus = msg.status
+        showStatus()
+        setPlaceName(msg.placeName)
+        const removedNow = gone.filter((id) => !entities.has(id))
+        view.apply(msg.entities, removedNow)
+        animations.track(msg.entities, removedNow, performance.now())
+        treeKey = ''
+        break
+      }
+      case 'entities':
+        for (const id of msg.removed) {
+          entities.delete(id)
+          changed.delete(id)
+          removed.add(id)
+        }
+        for (const e of msg.changed) {
+          entities.set(e.id, e)
+          changed.set(e.id, e)
+          removed.delete(e.id)
+        }
+        break
+      case 'agents':
+        agents = msg.agents
+        self = msg.self
+        view.setOwnHand(self.handId)
+        break
+      case 'interactions':
+        log.push(...msg.entries)
+        if (log.length > 500) log.splice(0, log.length - 500)
+        break
+      case 'status':
+        placeStatus = msg.status
+        showStatus()
+        setPlaceName(msg.placeName)
+        break
+      case 'notice':
+        toast(msg.message)
+        break
+    }
+  }
+  applyEntities()
   if (selected && !entities.has(selected)) select(null)
-  scheduleRender()
+  renderPanels()
 }
 
 // ---- panels -----------------------------------------------------------------------------------
 
+/** After a user's action (a selection): the panels follow at once, not at the next frame. */
 let renderQueued = false
 function scheduleRender(): void {
   if (renderQueued) return
@@ -212,17 +313,62 @@ function scheduleRender(): void {
   })
 }
 
+/** What the tree shows (ids, parents, owners, component names): it is rebuilt only when this changes. */
+let treeKey = ''
+let inspectedShown: ViewEntity | null = null
+let inspectedId: string | null = null
+let agentsShown: ViewAgent[] | null = null
+let logShown: InteractionEntry[] = []
+let parents = new Map<string, string | null>()
+
 function renderPanels(): void {
-  renderTree()
-  renderInspector()
-  renderAgents()
-  renderLog()
+  parents = treeParents(entities)
+  const key = treeSignature()
+  if (key !== treeKey) {
+    treeKey = key
+    renderTree()
+  }
+  const inspected = selected ? (entities.get(selected) ?? null) : null
+  if (inspected !== inspectedShown || selected !== inspectedId) {
+    inspectedShown = inspected
+    inspectedId = selected
+    renderInspector()
+  }
+  if (agents !== agentsShown) {
+    agentsShown = agents
+    renderAgents()
+  }
+  if (log.length !== logShown.length || log.at(-1) !== logShown.at(-1)) scheduleLog()
   state.entities = [...entities.keys()]
   state.rendered = view.kinds()
   state.selected = selected
   state.agents = agents
   state.self = self
-  state.log = log.slice()
+}
+
+/** The log list is rebuilt at most 4 times a second: a busy place logs thousands of interactions. */
+let logTimer: number | null = null
+let logRenderedAt = 0
+function scheduleLog(): void {
+  if (logTimer !== null) return
+  logTimer = window.setTimeout(
+    () => {
+      logTimer = null
+      logRenderedAt = performance.now()
+      logShown = log.slice()
+      renderLog()
+      state.log = logShown
+    },
+    Math.max(0, logRenderedAt + 250 - performance.now()),
+  )
+}
+
+function treeSignature(): string {
+  const parts: string[] = [selected ?? '']
+  for (const e of entities.values()) {
+    parts.push(e.id, parents.get(e.id) ?? '', e.owner ?? '', Object.keys(e.components).join(' '))
+  }
+  return parts.join('\u0000')
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -241,8 +387,7 @@ function el<K extends keyof HTMLElementTagNameMap>(
 function renderTree(): void {
   const children = new Map<string | null, ViewEntity[]>()
   for (const e of entities.values()) {
-    const p = parentOf(e.components)
-    const key = p !== null && entities.has(p) ? p : null
+    const key = parents.get(e.id) ?? null
     const list = children.get(key) ?? []
     list.push(e)
     children.set(key, list)
@@ -294,14 +439,18 @@ function renderInspector(): void {
       'p',
       {},
       el('span', { className: 'id' }, e.id),
-      ` · owned by ${e.owner ?? (e.id === 'place' ? 'the place' : 'unknown')}`,
+      state.source?.kind === 'remote'
+        ? e.ownerId
+          ? ` · in the tree of ${e.ownerId === e.id ? 'itself' : e.ownerId} (${e.owner ?? 'unknown'})`
+          : ' · the place'
+        : ` · owned by ${e.owner ?? (e.id === 'place' ? 'the place' : 'unknown')}`,
     ),
   )
   if (hasCollider(e.components)) {
     const poke = el('button', { type: 'button', id: 'poke', textContent: 'Poke' })
-    poke.title = 'Send point, poke true, poke false from the hand, as a visor does'
+    poke.title = 'Send point, poke true, poke false, point-exit from the hand, as a visor does'
     poke.addEventListener('click', () => {
-      act({ type: 'poke', entityId: e.id })
+      act({ type: 'poke', entityId: e.id, viewer: view.viewer() })
       toast(`poked ${e.id}`)
     })
     box.append(poke)
@@ -435,10 +584,8 @@ canvas.addEventListener('pointerup', (ev) => {
   const target = pokeTarget(p.hit.entityId)
   select(target ?? p.hit.entityId)
   if (target) {
-    const d = p.hit.direction
-    const to = p.hit.point
-    const from: Vec3 = [to[0] - d[0] * 0.4, to[1] - d[1] * 0.4, to[2] - d[2] * 0.4]
-    act({ type: 'poke', entityId: target, from, to })
+    // The hand goes where a visor user's would be: at arm's length from the eyes, toward the hit.
+    act({ type: 'poke', entityId: target, to: p.hit.point, viewer: view.viewer() })
     toast(`poked ${target}`)
   }
 })

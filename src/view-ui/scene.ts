@@ -7,6 +7,7 @@ import {
   isObject,
   localMatrix,
   parentOf,
+  treeParents,
   type Vec3,
   type ViewEntity,
 } from '../core/view/protocol.js'
@@ -22,6 +23,14 @@ interface Node {
   collider: THREE.Mesh | null
   kind: ContentKind
 }
+
+/** Inline meshes bigger than this are not drawn (a broken or hostile place could send any size). */
+const MAX_VERTICES = 1_000_000
+/** "Frame all" puts the camera at least this far from what it frames. */
+const MIN_VIEWING_DISTANCE = 1.6
+/** Text drawn: at most this many characters and lines. */
+const MAX_TEXT = 4000
+const MAX_LINES = 100
 
 const num = (v: unknown, d = 0) => (typeof v === 'number' && Number.isFinite(v) ? v : d)
 
@@ -157,11 +166,26 @@ export class SceneView {
   /** Applies changed entities and removals, then re-parents everything by `relationships.parent`. */
   apply(changed: ViewEntity[], removed: string[]): void {
     for (const id of removed) this.removeNode(id)
-    for (const e of changed) this.upsert(e)
-    for (const [, node] of this.nodes) {
-      const parentId = node.group.userData.parentId as string | null
-      const parent = (parentId && this.nodes.get(parentId)?.group) || this.world
-      if (node.group.parent !== parent) parent.add(node.group)
+    // What changed decides the work: a change nobody can see (the place's clock ticking) draws no
+    // frame, which matters with thousands of entities.
+    let structure = removed.length > 0
+    let visible = structure
+    for (const e of changed) {
+      const r = this.upsert(e)
+      structure ||= r.structure
+      visible ||= r.visible
+    }
+    if (!visible) return
+    if (structure) {
+      // Parents as the tree has them: a cycle (from a broken place) would make three.js recurse forever.
+      const parents = treeParents(
+        new Map([...this.nodes].map(([id, n]) => [id, { components: n.group.userData.components }])),
+      )
+      for (const [id, node] of this.nodes) {
+        const parentId = parents.get(id) ?? null
+        const parent = (parentId && this.nodes.get(parentId)?.group) || this.world
+        if (node.group.parent !== parent) parent.add(node.group)
+      }
     }
     this.world.updateMatrixWorld(true)
     if (this.selected && !this.nodes.has(this.selected)) this.select(null)
@@ -207,8 +231,10 @@ export class SceneView {
     return Object.fromEntries([...this.nodes].map(([id, n]) => [id, n.kind]))
   }
 
-  private upsert(e: ViewEntity): void {
+  /** Creates or updates an entity's object; says whether anything drawn or the hierarchy changed. */
+  private upsert(e: ViewEntity): { visible: boolean; structure: boolean } {
     let node = this.nodes.get(e.id)
+    const isNew = !node
     if (!node) {
       const group = new THREE.Group()
       group.name = e.id
@@ -218,9 +244,16 @@ export class SceneView {
       this.nodes.set(e.id, node)
     }
     const c = e.components
-    node.group.matrix.fromArray(localMatrix(c))
-    node.group.matrixWorldNeedsUpdate = true
-    node.group.userData.parentId = parentOf(c)
+    const m = localMatrix(c)
+    const now = node.group.matrix.elements
+    let visible = isNew || m.some((v, i) => v !== now[i])
+    if (visible) {
+      node.group.matrix.fromArray(m)
+      node.group.matrixWorldNeedsUpdate = true
+    }
+    const parentId = parentOf(c)
+    const structure = isNew || parentId !== node.group.userData.parentId
+    node.group.userData.parentId = parentId
     node.group.userData.components = c
 
     const key = JSON.stringify([
@@ -239,6 +272,7 @@ export class SceneView {
       node.content = object
       node.kind = kind
       if (object) node.group.add(object)
+      visible = true
     }
     const colliderKey = JSON.stringify(c.collider ?? null)
     if (colliderKey !== node.group.userData.colliderKey) {
@@ -260,7 +294,9 @@ export class SceneView {
         node.collider = box
         node.group.add(box)
       }
+      visible = true
     }
+    return { visible: visible || structure, structure }
   }
 
   private removeNode(id: string): void {
@@ -327,7 +363,7 @@ export class SceneView {
 
   private buildContent(id: string, c: Components): { object: THREE.Object3D | null; kind: ContentKind } {
     const g = isObject(c.geometry) ? c.geometry : null
-    if (g?.type === 'inline') {
+    if (g?.type === 'inline' && !(Array.isArray(g.vertices) && g.vertices.length > MAX_VERTICES)) {
       const { geometry, flat } = inlineGeometry(g)
       const mesh = new THREE.Mesh(geometry, this.material(id, c, flat))
       mesh.userData.entityId = id
@@ -426,6 +462,11 @@ export class SceneView {
     return null
   }
 
+  /** Where the viewer's eyes are (the camera), in world coordinates. */
+  viewer(): Vec3 {
+    return this.camera.position.toArray() as Vec3
+  }
+
   /** Where a world point lands on the canvas (pixels), for tests and tooltips. */
   toScreen(p: Vec3): { x: number; y: number } {
     const v = new THREE.Vector3(...p).project(this.camera)
@@ -483,14 +524,24 @@ export class SceneView {
   frameAll(): boolean {
     this.world.updateMatrixWorld(true)
     const box = new THREE.Box3()
+    const one = new THREE.Box3()
+    // Entities absurdly far away (or with broken matrices) would leave the camera nowhere.
+    const near = (v: THREE.Vector3) => Math.abs(v.x) < 1e5 && Math.abs(v.y) < 1e5 && Math.abs(v.z) < 1e5
     for (const node of this.nodes.values()) {
-      if ((node.content || node.collider) && !this.skipFraming(node.id)) box.expandByObject(node.group)
+      if (!(node.content || node.collider) || this.skipFraming(node.id)) continue
+      one.makeEmpty().expandByObject(node.group)
+      if (!one.isEmpty() && near(one.min) && near(one.max)) box.union(one)
     }
     if (box.isEmpty()) return false
     const centre = box.getCenter(new THREE.Vector3())
     const size = box.getSize(new THREE.Vector3())
     const radius = Math.max(size.length() / 2, 0.2)
-    const dist = (radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2))) * 0.9
+    // Never nearer than a person would stand before an app (the page's hand is at arm's length
+    // from the camera; alloui opens popups 0.8 m beyond it, which should land in front of the app).
+    const dist = Math.max(
+      (radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2))) * 0.9,
+      MIN_VIEWING_DISTANCE,
+    )
     this.controls.target.copy(centre)
     this.camera.position.set(centre.x + dist * 0.15, centre.y + dist * 0.2, centre.z + dist)
     this.camera.lookAt(centre)
@@ -513,7 +564,7 @@ function textMesh(c: Components): THREE.Mesh {
   const m = isObject(c.material) ? c.material : {}
   const { color } = colorOf(m)
   ctx.fillStyle = `#${color.getHexString(THREE.SRGBColorSpace)}`
-  const lines = String(t.string).split('\n')
+  const lines = String(t.string).slice(0, MAX_TEXT).split('\n').slice(0, MAX_LINES)
   const lineHeight =
     t.fitToWidth === true
       ? canvas.height / lines.length

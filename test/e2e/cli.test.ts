@@ -23,7 +23,7 @@ test('--version and -v print name, version, platform and node', async () => {
 test('--help lists every command, and the generate topic once', async () => {
   const r = await runCli(['--help'])
   assert.equal(r.code, 0)
-  for (const cmd of ['run', 'place', 'create', 'serve', 'fetch', 'upgrade', 'doctor', 'autocomplete'])
+  for (const cmd of ['run', 'place', 'view', 'create', 'serve', 'fetch', 'upgrade', 'doctor', 'autocomplete'])
     assert.match(r.stdout, new RegExp(`^  ${cmd} `, 'm'), cmd)
   assert.match(r.stdout, /^TOPICS\n {2}generate /m)
   assert.doesNotMatch(

@@ -123,19 +123,41 @@ describe('DNS rebinding through the CLI (issue 20 #3, #4)', () => {
     const p = start(['place', '--port', '0', '--allowed-host', 'view.example'], { cwd: temp() })
     await p.waitFor(/Web view: http:\/\/127\.0\.0\.1:(\d+)\//, 30_000)
     const port = Number((/Web view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(p.output) as RegExpExecArray)[1])
-    const status = (host: string) =>
-      new Promise<number>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
-          res.resume()
-          resolve(res.statusCode ?? 0)
-        })
-        req.on('error', reject)
-        req.end()
-      })
-    assert.equal(await status(`evil.example:${port}`), 403)
-    assert.equal(await status(`view.example:${port}`), 200)
-    assert.equal(await status(`localhost:${port}`), 200)
+    assert.equal(await status(port, `evil.example:${port}`), 403)
+    assert.equal(await status(port, `view.example:${port}`), 200)
+    assert.equal(await status(port, `localhost:${port}`), 200)
     p.signal('SIGINT')
     await p.closed
   })
+
+  it("assist view URL: the remote place's web view refuses a rebound Host, and answers --allowed-host's name", async () => {
+    const place = start(['place', '--port', '0', '--no-view'], { cwd: temp() })
+    await place.waitFor(/listening on (alloplace:\/\/127\.0\.0\.1:\d+)/, 30_000)
+    const url = (/listening on (alloplace:\/\/127\.0\.0\.1:\d+)/.exec(place.output) as RegExpExecArray)[1]
+    const viewer = start(['view', url, '--allowed-host', 'view.example'], { cwd: temp() })
+    try {
+      await viewer.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\//, 30_000)
+      const port = Number((/http:\/\/127\.0\.0\.1:(\d+)\//.exec(viewer.output) as RegExpExecArray)[1])
+      assert.equal(await status(port, `evil.example:${port}`), 403)
+      assert.equal(await status(port, `view.example:${port}`), 200)
+      assert.equal(await status(port, `localhost:${port}`), 200)
+    } finally {
+      viewer.signal('SIGINT')
+      await viewer.closed
+      place.signal('SIGINT')
+      await place.closed
+    }
+  })
 })
+
+/** The status of GET / on 127.0.0.1:port under the given Host header. */
+function status(port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

@@ -116,9 +116,39 @@ describe('assist run: the web view of the built-in place', () => {
     }
   })
 
-  it('--open or --view-port with a place URL is a one-line error', async () => {
-    const r = await runCli(['run', 'alloplace://localhost', '--open'])
+  it('with a place URL, --view serves the view of that place as a client of it, beside the app', async () => {
+    const place = new CliProcess(['place', '--port', '0', '--no-view'])
+    const parent = tempDir('assist-view-run-remote-')
+    const app = makeLuaApp('viewapp', {}, parent)
+    try {
+      await place.waitFor(/listening on (alloplace:\/\/127\.0\.0\.1:\d+)/)
+      const placeUrl = /listening on (alloplace:\/\/127\.0\.0\.1:\d+)/.exec(place.output)![1]
+      const p = new CliProcess(['run', placeUrl, '--view', '--no-watch'], { cwd: app })
+      try {
+        await p.waitFor(VIEW_URL)
+        await p.waitFor(/\[view\] Joined "Development place"/)
+        const url = VIEW_URL.exec(p.output)![1]
+        const first = (await firstMessage(`${url.replace('http', 'ws')}ws`)) as unknown as {
+          source: { kind: string; url: string }
+          status: { state: string }
+        }
+        assert.deepEqual(first.source, { kind: 'remote', url: placeUrl })
+        assert.equal(first.status.state, 'live')
+        await place.waitFor(/announced: "web view"/)
+      } finally {
+        await stop(p)
+      }
+      await place.waitFor(/disconnected: "web view"/)
+    } finally {
+      await stop(place)
+      removeDir(parent)
+    }
+  })
+
+  it('--no-view with --view-port (or --open) is a one-line error', async () => {
+    const r = await runCli(['run', 'alloplace://localhost', '--no-view', '--view-port', '8080'])
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /--view-port, --open and --allowed-host belong to the built-in place/)
+    assert.match(r.stderr, /--no-view turns the web view off/)
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
   })
 })

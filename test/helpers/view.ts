@@ -132,6 +132,12 @@ export interface PageView {
   assetsLoaded: string[]
   assetErrors: Record<string, string>
   meshesOf(id: string): Array<{ vertices: number; indices: number; color: string }>
+  /** What the status badge says ("live", "reconnecting to the place…", …). */
+  statusText: string
+  placeStatus: string
+  self: { agentId: string | null; avatarId: string | null; handId: string | null }
+  source: { kind: string; url?: string } | null
+  frames: number
 }
 
 export function pageState(page: Page) {

@@ -25,7 +25,7 @@ import {
   type TransportHost,
   type TransportPeer,
 } from './transport.js'
-import { type Entity, HISTORY_LENGTH, IDENTITY_MATRIX } from './world.js'
+import { type Entity, HISTORY_LENGTH, IDENTITY_MATRIX, MAX_VALUE_DEPTH, nestsDeeperThan } from './world.js'
 
 export interface ClientOptions {
   transport?: Transport
@@ -44,6 +44,10 @@ export interface ClientOptions {
   trackState?: boolean
   /** Answer other agents' asset requests from `serveAsset` (default true; false: stay silent). */
   answerAssets?: boolean
+  /** Drop the place after this many ms without acknowledgements (ENet peer timeout; default 20 000, like allonet). */
+  peerTimeoutMs?: number
+  /** Largest asset `requestAsset` accepts (default 64 MiB); a place claiming more is refused. */
+  maxAssetBytes?: number
   /** Test hook: return true to lose an incoming message (simulated packet loss). */
   dropIncoming?: (channel: number, data: Buffer, reliable: boolean) => boolean
 }
@@ -180,7 +184,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     opts: ClientOptions = {},
   ): Promise<AlloClient> {
     const transport = opts.transport ?? (await defaultTransport())
-    const host = await transport.client({ channelLimit: CHANNEL_COUNT })
+    const host = await transport.client({ channelLimit: CHANNEL_COUNT, timeoutMs: opts.peerTimeoutMs })
     const peer = host.connect(target.host, target.port, CHANNEL_COUNT, 0)
     try {
       await new Promise<void>((resolve, reject) => {
@@ -404,12 +408,25 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     const range = parseRange(msg.header.range)
     const total = msg.header.total_length
     if (!range || typeof total !== 'number' || range[0] !== fetch.received) return
+    const fail = (why: string) => {
+      this.fetches.delete(id)
+      clearTimeout(fetch.timer)
+      fetch.reject(new Error(`asset ${id}: ${why}`))
+    }
+    if (!(total >= 0) || total > (this.opts.maxAssetBytes ?? 64 * 1024 * 1024)) {
+      fail(`the place says it is ${total} bytes long, more than this client accepts`)
+      return
+    }
     fetch.chunks.push(msg.data)
     fetch.received += msg.data.length
     if (fetch.received >= total || msg.data.length === 0) {
       this.fetches.delete(id)
       clearTimeout(fetch.timer)
-      fetch.resolve(Buffer.concat(fetch.chunks))
+      const bytes = Buffer.concat(fetch.chunks)
+      // Assets are named by their SHA-256: bytes that do not match their name are not that asset.
+      if (id.startsWith('asset:sha256:') && assetIdOf(bytes) !== id)
+        fetch.reject(new Error(`asset ${id}: the bytes received do not match the asset's SHA-256`))
+      else fetch.resolve(bytes)
       return
     }
     const next = Math.min(ASSET_CHUNK, total - fetch.received)
@@ -419,6 +436,18 @@ export class AlloClient extends EventEmitter<ClientEvents> {
   // ---- receiving -----------------------------------------------------------------------------
 
   private onReceive(channel: number, data: Buffer): void {
+    // Whatever a place sends, a bug in handling it must not take the process down.
+    try {
+      this.dispatch(channel, data)
+    } catch (err) {
+      this.emit(
+        'stateDropped',
+        `message on channel ${channel} could not be handled: ${(err as Error).message}`,
+      )
+    }
+  }
+
+  private dispatch(channel: number, data: Buffer): void {
     if (channel === CHANNEL.commands) this.onInteraction(data)
     else if (channel === CHANNEL.statediffs) this.onState(data)
     else if (channel === CHANNEL.assets) this.onAsset(data)
@@ -431,6 +460,7 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     const msg = tryParse(raw)
     if (!Array.isArray(msg) || msg.length < 6) return
     const [, type, sender, receiver, reqId, body] = msg as [string, string, string, string, string, unknown]
+    if (![type, sender, receiver, reqId].every((f) => typeof f === 'string')) return
     if (type === 'response') {
       const p = this.pending.get(reqId)
       if (p) {
@@ -474,6 +504,11 @@ export class AlloClient extends EventEmitter<ClientEvents> {
     const msg = tryParse(data.toString('utf8'))
     if (!isPlainObject(msg) || !isPlainObject(msg.entities) || typeof msg.revision !== 'number') {
       this.emit('stateDropped', 'not a state message')
+      return
+    }
+    // entities → entity → components → component → its value: deeper JSON could exhaust the stack.
+    if (nestsDeeperThan(msg.entities, MAX_VALUE_DEPTH + 4)) {
+      this.emit('stateDropped', `a state nesting deeper than ${MAX_VALUE_DEPTH + 4} levels`)
       return
     }
     if (msg.revision <= this.state.revision && this.state.revision !== 0) return // old news

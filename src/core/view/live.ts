@@ -4,10 +4,21 @@
  * an avatar and a `hand/right` child, like a visor or the traces' "poker", and sends the page's
  * pokes and grabs from that hand entity.
  */
-import type { AlloClient } from '../place/client.js'
+import type { AlloClient, ClientOptions } from '../place/client.js'
 import type { InteractionEvent, Place, WorldSnapshot } from '../place/place.js'
 import type { Transport } from '../place/transport.js'
-import { IDENTITY, type InteractionEntry, isObject, type Mat4, parentOf, type SelfInfo } from './protocol.js'
+import {
+  type Components,
+  IDENTITY,
+  type InteractionEntry,
+  invert,
+  isObject,
+  type Mat4,
+  multiply,
+  parentOf,
+  type SelfInfo,
+  worldMatrix,
+} from './protocol.js'
 import {
   type GrabPose,
   startViewServer,
@@ -118,13 +129,23 @@ export class ClientHand implements ViewHand {
   /** Connects, announces with the view's avatar, and waits until the hand entity is in the state. */
   static async join(
     target: { host: string; port: number },
-    opts: { name?: string; transport?: Transport; agentId?: () => string | null } = {},
+    opts: {
+      name?: string
+      /** The announce identity (default `{display_name: name}`). */
+      identity?: Record<string, unknown>
+      transport?: Transport
+      agentId?: () => string | null
+      client?: Omit<ClientOptions, 'transport'>
+      /** Called with the connected client before it announces (to listen from the first message). */
+      onConnect?: (client: AlloClient) => void
+    } = {},
   ): Promise<ClientHand> {
     const { AlloClient } = await import('../place/client.js')
-    const client = await AlloClient.connect(target, { transport: opts.transport })
+    const client = await AlloClient.connect(target, { ...opts.client, transport: opts.transport })
     try {
+      opts.onConnect?.(client)
       const { avatarId } = await client.announce({
-        identity: { display_name: opts.name ?? 'web view' },
+        identity: opts.identity ?? { display_name: opts.name ?? 'web view' },
         avatar: viewAvatar(),
       })
       const hand = new ClientHand(client, opts.agentId ?? (() => null))
@@ -160,10 +181,36 @@ export class ClientHand implements ViewHand {
   pose(hand: Mat4 | null, grab: GrabPose | null): void {
     const poses = (this.client.intent.poses ?? {}) as Record<string, { grab?: unknown; [k: string]: unknown }>
     const wasHolding = isObject(poses['hand/right']?.grab) && 'entity' in (poses['hand/right'].grab as object)
-    poses['hand/right'] = { matrix: hand ?? REST_HAND, skeleton: [], grab: grab ?? {} }
+    poses['hand/right'] = {
+      matrix: hand ? this.avatarLocal(hand) : REST_HAND,
+      skeleton: [],
+      grab: grab ?? {},
+    }
     this.client.intent.poses = poses
     // Grabbing and letting go go out at once; moves ride on the regular 20 Hz intents.
     if (wasHolding !== (grab !== null)) this.client.sendIntent()
+  }
+
+  /** Intent poses are relative to the avatar (the place sets them as the hand's transform). */
+  private avatarLocal(handWorld: Mat4): Mat4 {
+    const avatar = this.client.avatarId
+    if (!avatar) return handWorld
+    const lookup = (id: string): Components | undefined => this.client.state.entities[id]?.components
+    return multiply(invert(worldMatrix(avatar, lookup)), handWorld)
+  }
+
+  async moveTo(handWorld: Mat4, timeoutMs = 1000): Promise<void> {
+    this.pose(handWorld, null)
+    this.client.sendIntent()
+    const want = this.avatarLocal(handWorld)
+    const id = this.handId
+    if (!id) return
+    const there = (s: { entities: Record<string, { components: Components }> }) => {
+      const t = s.entities[id]?.components.transform
+      const m = isObject(t) ? t.matrix : undefined
+      return Array.isArray(m) && m.length === 16 && m.every((v, i) => Math.abs(Number(v) - want[i]) < 1e-3)
+    }
+    await this.client.waitForState(there, timeoutMs).catch(() => {})
   }
 
   fetchAsset(id: string): Promise<Uint8Array> {
@@ -237,6 +284,10 @@ export class LazyHand implements ViewHand {
       (h) => h.pose(hand, grab),
       () => {},
     )
+  }
+
+  async moveTo(hand: Mat4): Promise<void> {
+    await (await this.ready()).moveTo(hand)
   }
 
   async fetchAsset(id: string): Promise<Uint8Array> {

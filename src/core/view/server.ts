@@ -16,14 +16,17 @@ import { UserError } from '../errors.js'
 import { EXIT } from '../exit-codes.js'
 import { hostAllowed, hostRefusal } from '../host-check.js'
 import { isMatrix } from '../matrix.js'
+import { MAX_VALUE_DEPTH, nestsDeeperThan } from '../place/world.js'
 import {
   type ClientMessage,
   type Components,
   type InteractionEntry,
   isObject,
   type Mat4,
+  type PlaceStatus,
   type SelfInfo,
   type ServerMessage,
+  type SourceInfo,
   type Vec3,
   type ViewAgent,
 } from './protocol.js'
@@ -31,8 +34,10 @@ import {
   defaultPokePoints,
   EntityDiffer,
   grabIntent,
+  handTip,
   isGrabbable,
   isPokeable,
+  pointingHand,
   pokeSequence,
   type ViewWorld,
 } from './world.js'
@@ -42,6 +47,8 @@ export interface WorldListener {
   onChange(): void
   /** An interaction passed through the place. */
   onInteraction(entry: InteractionEntry): void
+  /** The link to the place changed (`status()`). */
+  onStatus?(): void
 }
 
 /** Where the view reads the world from (the place itself, or a recording). */
@@ -50,6 +57,10 @@ export interface WorldSource {
   subscribe(listener: WorldListener): () => void
   /** True if interactions the hand sends come back through `onInteraction` (else the server logs them). */
   readonly reportsInteractions: boolean
+  /** Where the world comes from (default: the built-in place). */
+  readonly source?: SourceInfo
+  /** The link to the place (default: always live). */
+  status?(): PlaceStatus
 }
 
 export interface GrabPose {
@@ -64,6 +75,11 @@ export interface ViewHand {
   send(type: 'oneway' | 'request', receiver: string, body: unknown[]): void
   /** Moves the hand (world matrix) and holds `grab` (null: nothing), through the agent's intents. */
   pose(hand: Mat4 | null, grab: GrabPose | null): void
+  /**
+   * Moves the hand to `hand` (world matrix) and resolves once the place has put it there (or
+   * after a short wait), so that what the hand then sends comes from where it is.
+   */
+  moveTo?(hand: Mat4): Promise<void>
   /** The bytes of an asset, fetched through the place's asset relay. */
   fetchAsset(id: string): Promise<Uint8Array>
   /** Called when a page connects (a hand may join the place only once someone looks). */
@@ -229,7 +245,15 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   const pages = new Set<Page>()
 
   function send(page: Page, msg: ServerMessage): void {
-    if (page.ws.readyState === page.ws.OPEN) page.ws.send(JSON.stringify(msg))
+    if (page.ws.readyState !== page.ws.OPEN) return
+    let text: string
+    try {
+      text = JSON.stringify(msg)
+    } catch (err) {
+      onError(`view: a ${msg.type} message could not be sent to the page: ${(err as Error).message}`)
+      return
+    }
+    page.ws.send(text)
   }
 
   function agentsWithSelf(w: ViewWorld): ViewAgent[] {
@@ -248,7 +272,13 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
       agents,
       log,
       self: hand.self(),
+      source: world.source ?? { kind: 'built-in' },
+      status: placeStatus(),
     })
+  }
+
+  function placeStatus(): PlaceStatus {
+    return world.status?.() ?? { state: 'live' }
   }
 
   let flushQueued = false
@@ -268,10 +298,25 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     }
   }
 
-  function record(entry: InteractionEntry): void {
+  // Interactions go to the pages in batches, at most every 50 ms: a busy place routes thousands a
+  // second, and one message each would swamp the page.
+  let unsentLog: InteractionEntry[] = []
+  let logTimer: NodeJS.Timeout | null = null
+  function record(raw: InteractionEntry): void {
+    // A body nesting absurdly deep (from a broken or hostile agent) could not even be printed.
+    const entry = nestsDeeperThan(raw.body, MAX_VALUE_DEPTH)
+      ? { ...raw, body: `(a body nesting deeper than ${MAX_VALUE_DEPTH} levels)` }
+      : raw
     log.push(entry)
     if (log.length > logSize) log.splice(0, log.length - logSize)
-    for (const page of pages) send(page, { type: 'interaction', entry })
+    unsentLog.push(entry)
+    if (unsentLog.length > logSize) unsentLog.splice(0, unsentLog.length - logSize)
+    logTimer ??= setTimeout(() => {
+      logTimer = null
+      const entries = unsentLog
+      unsentLog = []
+      for (const page of pages) send(page, { type: 'interactions', entries })
+    }, 50)
   }
 
   const unsubscribe = world.subscribe({
@@ -281,6 +326,14 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
       setImmediate(flush)
     },
     onInteraction: record,
+    onStatus() {
+      const msg: ServerMessage = {
+        type: 'status',
+        status: placeStatus(),
+        placeName: world.current().placeName,
+      }
+      for (const page of pages) send(page, msg)
+    },
   })
 
   function lookup(id: string): Components | undefined {
@@ -315,15 +368,25 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
           send(page, { type: 'notice', level: 'error', message: `${msg.entityId} has no collider to poke` })
           return
         }
-        const [from, to] = msg.from && msg.to ? [msg.from, msg.to] : defaultPokePoints(msg.entityId, lookup)
-        hand.pose(pointingHand(from), null)
-        for (const step of pokeSequence(from, to)) {
-          const timer = setTimeout(() => {
-            pageTimers.delete(timer)
-            sendFromHand(step.type, msg.entityId, step.body)
-          }, step.delayMs)
-          pageTimers.add(timer)
-        }
+        const [from, to] = pokePoints(msg, lookup)
+        // The hand goes there first, then presses: what the app sees of the hand when it acts
+        // (alloui opens popups near the hand that pressed) is where the press came from.
+        const handMatrix = pointingHand(from, to)
+        let moved: Promise<void> = Promise.resolve()
+        if (hand.moveTo) moved = hand.moveTo(handMatrix)
+        else hand.pose(handMatrix, null)
+        void moved
+          .catch(() => {})
+          .then(() => {
+            if (closed) return
+            for (const step of pokeSequence(from, to)) {
+              const timer = setTimeout(() => {
+                pageTimers.delete(timer)
+                sendFromHand(step.type, msg.entityId, step.body)
+              }, step.delayMs)
+              pageTimers.add(timer)
+            }
+          })
         return
       }
       case 'grab': {
@@ -345,6 +408,7 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     }
   }
   let grabbing: GrabPose | null = null
+  let closed = false
 
   wss.on('connection', (ws) => {
     const page: Page = { ws, differ: new EntityDiffer(), agentsText: '' }
@@ -394,6 +458,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     url: `http://${urlHost}:${port}/`,
     port,
     async close() {
+      closed = true
+      if (logTimer) clearTimeout(logTimer)
       unsubscribe()
       for (const t of pageTimers) clearTimeout(t)
       pageTimers.clear()
@@ -406,9 +472,17 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
   }
 }
 
-/** A hand at `tip`, pointing forward (−z): where the finger is when it pokes. */
-function pointingHand(tip: Vec3): Mat4 {
-  return [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, tip[0], tip[1], tip[2], 1]
+/**
+ * The finger tip and hit point of a poke from the page: as given; or the hit given and the tip at
+ * arm's length from the viewer; or both from the entity's collider (`defaultPokePoints`).
+ */
+export function pokePoints(
+  msg: { entityId: string; from?: Vec3; to?: Vec3; viewer?: Vec3 },
+  lookup: (id: string) => Components | undefined,
+): [Vec3, Vec3] {
+  if (msg.from && msg.to) return [msg.from, msg.to]
+  if (msg.to && msg.viewer) return [handTip(msg.viewer, msg.to), msg.to]
+  return defaultPokePoints(msg.entityId, lookup, msg.viewer)
 }
 
 function isVec3(v: unknown): v is Vec3 {
@@ -423,7 +497,8 @@ export function isClientMessage(m: unknown): m is ClientMessage {
       return (
         typeof m.entityId === 'string' &&
         (m.from === undefined || isVec3(m.from)) &&
-        (m.to === undefined || isVec3(m.to))
+        (m.to === undefined || isVec3(m.to)) &&
+        (m.viewer === undefined || isVec3(m.viewer))
       )
     case 'grab':
       return typeof m.entityId === 'string' && isMatrix(m.hand)

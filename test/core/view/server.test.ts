@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { isUserError } from '../../../src/core/errors.js'
-import type { ServerMessage } from '../../../src/core/view/protocol.js'
+import type { InteractionEntry, ServerMessage } from '../../../src/core/view/protocol.js'
 import { RecordedWorld, RecordingHand } from '../../../src/core/view/recorded.js'
 import { startViewServer, type ViewServer } from '../../../src/core/view/server.js'
 import { tempDir, writeFile } from '../../helpers/app.js'
@@ -107,29 +107,27 @@ describe('view server', () => {
     page.ws.close()
   })
 
-  it('a poke from the page becomes point, poke true, poke false from the hand, logged to every page', async () => {
+  it('a poke from the page becomes point, poke true, poke false, point-exit from the hand, logged to every page', async () => {
     const page = new PageSocket(`${server.url.replace('http', 'ws')}ws`)
     await page.next('snapshot')
     hand.sent.length = 0
     page.send({ type: 'poke', entityId: 'xgnppfjxrk' })
-    const logged = [
-      await page.next('interaction'),
-      await page.next('interaction'),
-      await page.next('interaction'),
-    ]
+    const logged: InteractionEntry[] = []
+    while (logged.length < 4) logged.push(...(await page.next('interactions')).entries)
     assert.deepEqual(
       hand.sent.map((s) => [s.type, s.receiver, s.body[0], s.body[1] === true]),
       [
         ['oneway', 'xgnppfjxrk', 'point', false],
         ['request', 'xgnppfjxrk', 'poke', true],
         ['request', 'xgnppfjxrk', 'poke', false],
+        ['oneway', 'xgnppfjxrk', 'point-exit', false],
       ],
     )
     assert.deepEqual(
-      logged.map((m) => m.entry.body),
+      logged.map((m) => m.body),
       hand.sent.map((s) => s.body),
     )
-    assert.equal(logged[0].entry.toAgent, 'app')
+    assert.equal(logged[0].toAgent, 'app')
     // The hand moved to the finger tip before pointing.
     assert.deepEqual(hand.poses.at(-1)?.grab, null)
     page.ws.close()

@@ -26,10 +26,10 @@ function recorder(app: AlloClient) {
   app.on('interaction', (i) => got.push(i))
   return {
     got,
-    async nextThree(receiver: string, from: number): Promise<Interaction[]> {
+    async nextN(receiver: string, from: number, n: number): Promise<Interaction[]> {
       const mine = () => got.slice(from).filter((i) => i.receiver === receiver)
-      while (mine().length < 3) await app.waitForInteraction((i) => i.receiver === receiver, 20_000)
-      return mine().slice(0, 3)
+      while (mine().length < n) await app.waitForInteraction((i) => i.receiver === receiver, 20_000)
+      return mine().slice(0, n)
     },
   }
 }
@@ -66,6 +66,9 @@ describe('web view of a live place, in chromium', () => {
     await waitPage(page, (v) => v.agents.some((a) => a.self))
     const s = await pageState(page)
     assert.equal(s.connected, true)
+    // The page title and header follow the place's name (the suite's place is "Test place").
+    assert.equal(await page.title(), 'Test place · allo-assist')
+    assert.equal(await page.locator('#place-name').textContent(), 'Test place')
     const appEntities = place.snapshot().entities.filter((e) => e.ownerName === 'test-app')
     assert.equal(appEntities.length, 7, 'surface + 2 × (button, cube, label)')
     for (const e of appEntities) assert.ok(s.entities.includes(e.id), `${e.id} in the tree`)
@@ -84,13 +87,13 @@ describe('web view of a live place, in chromium', () => {
     assert.deepEqual(errors, [])
   })
 
-  it('a click on a button in the 3D view selects it and pokes it like a hand: point, poke true, poke false', async () => {
-    const { page, view } = live
+  it('a click on a button in the 3D view selects it and pokes it like a hand: point, poke true, poke false, point-exit', async () => {
+    const { page, view, place } = live
     const from = rec.got.length
     const p = await screenPoint(page, hello)
     assert.ok(p, 'the button is on screen')
     await page.mouse.click(p.x, p.y)
-    const [point, down, up] = await rec.nextThree(hello, from)
+    const [point, down, up, exit] = await rec.nextN(hello, from, 4)
     const handId = view.hand.handId
     assert.ok(handId)
     // Everything the app got since the click, for the message if the sequence is not the expected one.
@@ -107,6 +110,25 @@ describe('web view of a live place, in chromium', () => {
     assert.equal(down.sender, handId, seen)
     assert.equal(up.type, 'request', seen)
     assert.deepEqual(up.body, ['poke', false], seen)
+    assert.equal(exit.type, 'oneway', seen)
+    assert.deepEqual(exit.body, ['point-exit'], seen)
+    assert.equal(exit.sender, handId, seen)
+    // The finger tip is at arm's length from the viewer (the page's camera), well in front of the
+    // button; and the hand entity stands there (pointing at it) when the press arrives, so that
+    // alloui's popups (0.8 m beyond the hand) open in front of the app.
+    const [tip, hit] = (point.body as [string, number[], number[]]).slice(1) as [number[], number[]]
+    const camera = await page.evaluate(() =>
+      (globalThis as unknown as { __assistView: { viewer(): number[] } }).__assistView.viewer(),
+    )
+    const dist = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2])
+    assert.ok(
+      Math.abs(dist(tip, camera) - 0.55) < 0.01,
+      `tip ${tip} is arm's length from the camera ${camera}`,
+    )
+    assert.ok(dist(tip, hit) > 0.8, `the popup place (0.8 m beyond the tip) is still in front of the button`)
+    const handNow = place.snapshot().entities.find((e) => e.id === handId)!
+    const hm = (handNow.components.transform as { matrix: number[] }).matrix
+    assert.ok(dist(hm.slice(12, 15), tip) < 0.01, `the hand entity is at the tip: ${hm.slice(12, 15)}`)
     assert.equal((await pageState(page)).selected, hello)
     // The page's interaction log shows them too (reported by the place).
     await waitPage(
@@ -122,17 +144,18 @@ describe('web view of a live place, in chromium', () => {
     await page.waitForSelector('#poke')
     const from = rec.got.length
     await page.click('#poke')
-    const got = await rec.nextThree(quit, from)
+    const got = await rec.nextN(quit, from, 4)
     assert.deepEqual(
       got.map((i) => [i.type, ...(i.body as unknown[]).slice(0, 1), (i.body as unknown[])[1] === true]),
       [
         ['oneway', 'point', false],
         ['request', 'poke', true],
         ['request', 'poke', false],
+        ['oneway', 'point-exit', false],
       ],
     )
     assert.ok(got.every((i) => i.sender === view.hand.handId))
-    await waitPage(page, (v, id) => v.log.filter((e) => e.to === id).length >= 3, quit)
+    await waitPage(page, (v, id) => v.log.filter((e) => e.to === id).length >= 4, quit)
     await page.screenshot({ path: `${ARTIFACTS}view-live-poked.png` })
   })
 

@@ -8,16 +8,22 @@ import {
   invert,
   multiply,
   transformPoint,
+  treeParents,
   worldMatrix,
 } from '../../../src/core/view/protocol.js'
 import { assetIdOf } from '../../../src/core/view/recorded.js'
-import { isClientMessage, sniffAssetType } from '../../../src/core/view/server.js'
+import { isClientMessage, pokePoints, sniffAssetType } from '../../../src/core/view/server.js'
 import {
+  ARM_LENGTH,
   defaultPokePoints,
   EntityDiffer,
   grabIntent,
+  handTip,
+  pointingHand,
   pokeSequence,
+  RemoteWorldBuilder,
   rootOf,
+  treeKind,
   worldFromState,
 } from '../../../src/core/view/world.js'
 
@@ -74,7 +80,7 @@ describe('view world helpers', () => {
     assert.deepEqual(d.next(new Map([['a', e('a', 2)]])).changed, [e('a', 2)])
   })
 
-  it('a poke is point (oneway), poke true, poke false (requests), ~100 ms apart', () => {
+  it('a poke is point (oneway), poke true, poke false (requests), then point-exit (oneway), ~100 ms apart', () => {
     const seq = pokeSequence([0, 1, 0], [0, 1, -1])
     assert.deepEqual(
       seq.map((s) => [s.delayMs, s.type, s.body]),
@@ -82,11 +88,77 @@ describe('view world helpers', () => {
         [0, 'oneway', ['point', [0, 1, 0], [0, 1, -1]]],
         [100, 'request', ['poke', true]],
         [200, 'request', ['poke', false]],
+        [300, 'oneway', ['point-exit']],
       ],
     )
   })
 
-  it('without a hit point, the hand pokes the front of the collider from 0.4 m away', () => {
+  it("the hand is at arm's length from the viewer toward the hit, never past it", () => {
+    assert.deepEqual(handTip([0, 1.6, 1], [0, 1.6, -2]), [0, 1.6, 0.45])
+    assert.equal(ARM_LENGTH, 0.55)
+    // alloui opens a popup 0.8 m beyond the hand: in front of an app 3 m away, not behind it.
+    const tip = handTip([0, 1.6, 1], [0, 1.6, -2])
+    assert.ok(tip[2] - 0.8 > -2)
+    // A target closer than arm's length: the finger stops 5 cm short of it.
+    assert.deepEqual(handTip([0, 0, 0], [0, 0, -0.3]), [0, 0, -0.25])
+    assert.deepEqual(handTip([1, 1, 1], [1, 1, 1]), [1, 1, 1.05])
+    fc.assert(
+      fc.property(
+        fc.tuple(
+          fc.double({ min: -9, max: 9, noNaN: true }),
+          fc.double({ min: -9, max: 9, noNaN: true }),
+          fc.double({ min: -9, max: 9, noNaN: true }),
+        ),
+        fc.tuple(
+          fc.double({ min: -9, max: 9, noNaN: true }),
+          fc.double({ min: -9, max: 9, noNaN: true }),
+          fc.double({ min: -9, max: 9, noNaN: true }),
+        ),
+        (viewer, hit) => {
+          const t = handTip(viewer, hit)
+          const d = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2])
+          assert.ok(d(t, viewer) <= ARM_LENGTH + 0.01)
+          if (d(viewer, hit) > 0.1) assert.ok(d(t, hit) < d(viewer, hit))
+        },
+      ),
+    )
+  })
+
+  it('the pointing hand has its tip at the finger and looks (−z) at the target, upright', () => {
+    const m = pointingHand([0, 1.6, 0.45], [1, 1.6, -2])
+    assert.deepEqual(m.slice(12), [0, 1.6, 0.45, 1])
+    const fwd = transformPoint(m, [0, 0, -1]).map((v, i) => v - [0, 1.6, 0.45][i])
+    const want = [1, 0, -2.45].map((v) => v / Math.hypot(1, 0, 2.45))
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(fwd[i] - want[i]) < 1e-9)
+    assert.ok(Math.abs(m[5] - 1) < 1e-9, 'up stays up')
+    // Straight down still gives a valid rotation.
+    const down = pointingHand([0, 2, 0], [0, 0, 0])
+    assert.ok(down.every(Number.isFinite))
+  })
+
+  it('a click gives the hit and the viewer; the Poke button only the viewer', () => {
+    const comps: Record<string, Components> = {
+      b: {
+        transform: { matrix: at(0, 1.2, -2) },
+        collider: { type: 'box', width: 0.2, height: 0.2, depth: 0.1 },
+      },
+    }
+    const lookup = (id: string) => comps[id]
+    assert.deepEqual(pokePoints({ entityId: 'b', from: [1, 1, 1], to: [2, 2, 2] }, lookup), [
+      [1, 1, 1],
+      [2, 2, 2],
+    ])
+    assert.deepEqual(pokePoints({ entityId: 'b', to: [0, 1.2, -1.95], viewer: [0, 1.2, 0] }, lookup), [
+      [0, 1.2, -0.55],
+      [0, 1.2, -1.95],
+    ])
+    assert.deepEqual(pokePoints({ entityId: 'b', viewer: [0, 1.2, 1] }, lookup), [
+      [0, 1.2, 0.45],
+      [0, 1.2, -1.95],
+    ])
+  })
+
+  it("without a viewer, the hand pokes the front of the collider from arm's length of someone 1.5 m in front", () => {
     const comps: Record<string, Components> = {
       s: { transform: { matrix: at(0, 1.2, -2) } },
       b: {
@@ -97,7 +169,7 @@ describe('view world helpers', () => {
     }
     const [from, to] = defaultPokePoints('b', (id) => comps[id])
     assert.deepEqual(to, [0.5, 1.2, -1.9])
-    assert.deepEqual(from, [0.5, 1.2, -1.5])
+    assert.deepEqual(from, [0.5, 1.2, -0.95])
   })
 
   it('grabIntent: hand × grabber_from_entity_transform is the entity (property)', () => {
@@ -144,10 +216,94 @@ describe('view world helpers', () => {
     )
   })
 
+  it('treeParents keeps real parents and cuts cycles and missing parents', () => {
+    const ents = new Map<string, { components: Components }>(
+      Object.entries({
+        a: { components: { relationships: { parent: 'b' } } },
+        b: { components: { relationships: { parent: 'a' } } },
+        s: { components: { relationships: { parent: 's' } } },
+        c: { components: { relationships: { parent: 'gone' } } },
+        d: { components: { relationships: { parent: 'a' } } },
+        e: { components: {} },
+        f: { components: { relationships: { parent: 'e' } } },
+      }),
+    )
+    const p = treeParents(ents)
+    assert.equal(p.size, 7)
+    // Exactly one of a, b became a root; the other hangs under it.
+    assert.deepEqual([p.get('a'), p.get('b')].filter((x) => x === null).length, 1)
+    assert.equal(p.get('s'), null)
+    assert.equal(p.get('c'), null)
+    assert.equal(p.get('d'), 'a')
+    assert.equal(p.get('f'), 'e')
+    // No chain loops: every entity reaches a root.
+    for (const id of p.keys()) {
+      const seen = new Set<string>()
+      let cur: string | null = id
+      while (cur !== null) {
+        assert.ok(!seen.has(cur), `cycle through ${id}`)
+        seen.add(cur)
+        cur = p.get(cur) ?? null
+      }
+    }
+  })
+
+  it("a remote world: owners are the root of each tree, agents one per root, the view's own tree by its name", () => {
+    const b = new RemoteWorldBuilder()
+    const raw: Record<string, unknown> = {
+      place: { id: 'place', components: { clock: { time: 1 } } },
+      app: { id: 'app', components: { ui: { view_id: 'x' } } },
+      btn: { id: 'btn', components: { relationships: { parent: 'app' } } },
+      me: { id: 'me', components: {} },
+      hand: { id: 'hand', components: { relationships: { parent: 'me' } } },
+      vis: { id: 'vis', components: { visor: {} } },
+      broken: { id: 'broken', components: 'nope' },
+      alsoBroken: 7,
+    }
+    const w = b.build(raw, 'P', { avatarId: 'me', name: 'web view' })
+    assert.equal(w.placeName, 'P')
+    assert.deepEqual([...w.entities.keys()].sort(), ['app', 'btn', 'hand', 'me', 'place', 'vis'])
+    assert.deepEqual(
+      [...w.entities.values()].map((e) => [e.id, e.owner, e.ownerId]),
+      [
+        ['place', null, null],
+        ['app', 'app', 'app'],
+        ['btn', 'app', 'app'],
+        ['me', 'web view', 'me'],
+        ['hand', 'web view', 'me'],
+        ['vis', 'visor', 'vis'],
+      ],
+    )
+    assert.deepEqual(
+      w.agents.map((a) => [a.id, a.name]),
+      [
+        ['app', 'app'],
+        ['vis', 'visor'],
+        ['me', 'web view'],
+      ],
+    )
+    assert.equal(treeKind(undefined), 'agent')
+    // Unchanged state objects keep their view objects (the differ skips them); changed ones do not.
+    const again = b.build(
+      { ...raw, btn: { id: 'btn', components: { relationships: { parent: 'app' } } } },
+      'P',
+      {
+        avatarId: 'me',
+        name: 'web view',
+      },
+    )
+    assert.equal(again.entities.get('app'), w.entities.get('app'))
+    assert.notEqual(again.entities.get('btn'), w.entities.get('btn'))
+    const d = new EntityDiffer()
+    d.reset(w.entities.values())
+    assert.deepEqual(d.next(again.entities), { changed: [], removed: [] }, 'same content: nothing to send')
+  })
+
   it('validates what the page sends', () => {
     const good = [
       { type: 'poke', entityId: 'abc' },
       { type: 'poke', entityId: 'abc', from: [0, 0, 0], to: [1, 1, 1] },
+      { type: 'poke', entityId: 'abc', to: [1, 1, 1], viewer: [0, 1.6, 1] },
       { type: 'grab', entityId: 'abc', hand: IDENTITY },
       { type: 'grab-move', hand: IDENTITY },
       { type: 'release' },
@@ -160,6 +316,7 @@ describe('view world helpers', () => {
       { type: 'poke', entityId: 3 },
       { type: 'poke', entityId: 'a', from: [0, 0] },
       { type: 'poke', entityId: 'a', to: [0, 0, Number.NaN] },
+      { type: 'poke', entityId: 'a', viewer: 'here' },
       { type: 'grab', entityId: 'a', hand: [1, 2, 3] },
       { type: 'grab-move' },
       { type: 'explode' },
