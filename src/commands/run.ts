@@ -168,7 +168,7 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
       : await runApp({
           ...common,
           placeUrl: parsePlaceUrl(args.url as string).href,
-          view: view && { port: flags['view-port'], open: flags.open },
+          view: view && { port: flags['view-port'], open: flags.open, allowedHosts: flags['allowed-host'] },
         })
     process.exit(status)
   }
