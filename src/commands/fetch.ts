@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { fetchApp } from '../core/deps/app.js'
 import { c } from '../core/output.js'
+import { downloadLimitFlags, downloadLimits } from '../download-flags.js'
 
 export default class Fetch extends BaseCommand {
   static override summary = "Install this app's native dependencies: the locked allonet library and alloui"
@@ -36,20 +37,7 @@ One fetch per app and one build per cached version run at a time; a second one w
       min: 1,
     }),
     force: Flags.boolean({ description: 'Download again even when the installed version matches the lock' }),
-    'max-size': Flags.integer({
-      description: 'Refuse a download larger than this many MB',
-      default: 64,
-      min: 1,
-    }),
-    deadline: Flags.integer({
-      description: 'Give up when one download takes longer than this many seconds in all',
-      default: 600,
-      min: 1,
-    }),
-    'allow-no-checksum': Flags.boolean({
-      description:
-        'Install even when the mirror publishes no <file>.sha256 (unverified; also ALLONET_ALLOW_NO_CHECKSUM=1)',
-    }),
+    ...downloadLimitFlags,
     from: Flags.string({
       description: 'Install this locally built library file instead of downloading (checked by its header)',
       exclusive: ['build', 'base-url', 'force'],
@@ -79,9 +67,7 @@ One fetch per app and one build per cached version run at a time; a second one w
       cwd: process.cwd(),
       baseUrl: flags['base-url'],
       timeoutMs: flags.timeout * 1000,
-      maxBytes: flags['max-size'] * 1024 * 1024,
-      deadlineMs: flags.deadline * 1000,
-      allowNoChecksum: flags['allow-no-checksum'],
+      ...downloadLimits(flags),
       force: flags.force,
       from: flags.from,
       version: flags.version,

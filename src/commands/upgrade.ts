@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { upgradeApp } from '../core/deps/app.js'
 import { c } from '../core/output.js'
+import { downloadLimitFlags, downloadLimits } from '../download-flags.js'
 
 export default class Upgrade extends BaseCommand {
   static override summary = 'Lock and install a newer allonet: the newest of a branch, or a given version'
@@ -33,20 +34,7 @@ The lock is only rewritten once the new library has been downloaded and verified
       default: 30,
       min: 1,
     }),
-    'max-size': Flags.integer({
-      description: 'Refuse a download larger than this many MB',
-      default: 64,
-      min: 1,
-    }),
-    deadline: Flags.integer({
-      description: 'Give up when one download takes longer than this many seconds in all',
-      default: 600,
-      min: 1,
-    }),
-    'allow-no-checksum': Flags.boolean({
-      description:
-        'Install even when the mirror publishes no <file>.sha256 (unverified; also ALLONET_ALLOW_NO_CHECKSUM=1)',
-    }),
+    ...downloadLimitFlags,
   }
 
   async run(): Promise<void> {
@@ -56,9 +44,7 @@ The lock is only rewritten once the new library has been downloaded and verified
       spec: args.target,
       baseUrl: flags['base-url'],
       timeoutMs: flags.timeout * 1000,
-      maxBytes: flags['max-size'] * 1024 * 1024,
-      deadlineMs: flags.deadline * 1000,
-      allowNoChecksum: flags['allow-no-checksum'],
+      ...downloadLimits(flags),
       say: (line) => this.log(line),
       warn: (line) => process.stderr.write(`${c.yellow('!')} ${line}\n`),
     })

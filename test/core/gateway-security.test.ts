@@ -8,15 +8,12 @@ import assert from 'node:assert/strict'
 import { existsSync, symlinkSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { placeKey } from '../../src/core/gateway/registry.js'
 import { crashSummary, ErrorLines } from '../../src/core/gateway/server.js'
-import { type Gateway, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
 import { allowedEnv, parseEnvAdditions } from '../../src/core/instance-env.js'
-import { makeLuaApp, removeDir, tempDir, writeFile } from '../helpers/app.js'
+import { makeLuaApp, removeDir, writeFile } from '../helpers/app.js'
 import {
-  type Captured,
-  captureLog,
   ENV_DUMP_BOOT_LUA,
   envOf,
   IDLE_BOOT_LUA,
@@ -25,27 +22,9 @@ import {
   rawRequest,
   waitUntil,
 } from '../helpers/gateway.js'
+import { gatewayHarness } from '../helpers/gateway-harness.js'
 
-const dirs: string[] = []
-const gateways: Gateway[] = []
-
-async function gateway(opts: GatewayOptions): Promise<Gateway & { log: Captured }> {
-  const log = captureLog()
-  const g = await startGateway({ port: 0, host: '127.0.0.1', graceMs: 2000, log, ...opts })
-  gateways.push(g)
-  return Object.assign(g, { log })
-}
-
-function temp(): string {
-  const d = tempDir()
-  dirs.push(d)
-  return d
-}
-
-after(async () => {
-  await Promise.all(gateways.map((g) => g.close({ force: true })))
-  for (const d of dirs) removeDir(d)
-})
+const { gateway, temp } = gatewayHarness()
 
 describe('what an instance inherits (issue 20 #1)', () => {
   const gatewayEnv: NodeJS.ProcessEnv = {

@@ -8,13 +8,12 @@ import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { type Gateway, type GatewayOptions, startGateway } from '../../src/core/gateway.js'
-import { makeLuaApp, removeDir, tempDir, writeFile } from '../helpers/app.js'
+import { before, describe, it } from 'node:test'
+import type { Gateway } from '../../src/core/gateway.js'
+import { makeLuaApp, writeFile } from '../helpers/app.js'
 import { isAlive } from '../helpers/cli.js'
 import {
   type Captured,
-  captureLog,
   getJson,
   IDLE_BOOT_LUA,
   launch,
@@ -30,16 +29,9 @@ import {
   startsOf,
   waitUntil,
 } from '../helpers/gateway.js'
+import { gatewayHarness } from '../helpers/gateway-harness.js'
 
-const dirs: string[] = []
-const gateways: Gateway[] = []
-
-async function gateway(opts: GatewayOptions): Promise<Gateway & { log: Captured }> {
-  const log = captureLog()
-  const g = await startGateway({ port: 0, host: '127.0.0.1', graceMs: 2000, log, ...opts })
-  gateways.push(g)
-  return Object.assign(g, { log })
-}
+const { gateway, temp } = gatewayHarness()
 
 function assertErrorBody(json: Record<string, unknown>) {
   assert.equal(json.status, 'error')
@@ -49,17 +41,11 @@ function assertErrorBody(json: Record<string, unknown>) {
   assert.doesNotMatch(text, /\n|\/tmp\//, 'one line, no server paths')
 }
 
-after(async () => {
-  await Promise.all(gateways.map((g) => g.close({ force: true })))
-  for (const d of dirs) removeDir(d)
-})
-
 describe('single-app mode', () => {
   let app: string
   let g: Gateway & { log: Captured }
   before(async () => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     app = makeLuaApp('template-app', {}, parent)
     g = await gateway({ appDir: join(app, 'lua') }) // any folder inside the app finds it
   })
@@ -114,9 +100,8 @@ describe('apps-root mode', () => {
   const apps: Record<string, string> = {}
 
   before(async () => {
-    root = tempDir()
-    const elsewhere = tempDir()
-    dirs.push(root, elsewhere)
+    root = temp()
+    const elsewhere = temp()
     apps.alpha = makeLuaApp('alpha', {}, root)
     apps.beta = makeLuaApp('beta', {}, root)
     apps.quick = makeLuaApp('quick', { boot: QUICK_BOOT_LUA }, root)
@@ -467,8 +452,7 @@ describe('apps-root mode', () => {
 describe('admin endpoints', () => {
   let app: string
   before(() => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
   })
 
@@ -546,8 +530,7 @@ describe('admin endpoints', () => {
 describe('limits', () => {
   let app: string
   before(() => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
   })
 
@@ -588,8 +571,7 @@ describe('timeouts and oversized heads', () => {
   let app: string
   let g: Gateway & { log: Captured }
   before(async () => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
     g = await gateway({
       appDir: app,
@@ -629,8 +611,7 @@ describe('timeouts and oversized heads', () => {
 
 describe('close (drain)', () => {
   it('stops every instance — TERM, grace, then KILL for one that ignores TERM — and leaves nothing running', async () => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     const idle = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
     const stubborn = makeLuaApp('stubborn', { boot: STUBBORN_BOOT_LUA }, parent)
     const g = await gateway({ appsRoot: parent, graceMs: 300 })
@@ -650,8 +631,7 @@ describe('close (drain)', () => {
   })
 
   it('answers 503 to a launch whose body arrives after shutdown began, and starts nothing', async () => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     const app = makeLuaApp('idle', { boot: IDLE_BOOT_LUA }, parent)
     const g = await gateway({ appDir: app })
     const socket = connect(g.port, '127.0.0.1')
@@ -675,8 +655,7 @@ describe('close (drain)', () => {
   })
 
   it('a forced close kills at once even with a long grace', async () => {
-    const parent = tempDir()
-    dirs.push(parent)
+    const parent = temp()
     const stubborn = makeLuaApp('stubborn', { boot: STUBBORN_BOOT_LUA }, parent)
     const g = await gateway({ appDir: stubborn, graceMs: 600_000 })
     const res = await launch(g.url)

@@ -8,15 +8,15 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
+import { tempDir } from '../helpers/app.js'
 import { CliProcess, isAlive, killAllCli, runCli } from '../helpers/cli.js'
-import { buildSharedLib, git } from '../helpers/native.js'
+import { appLocking, LIB, makeGatedAllonet } from '../helpers/gated-allonet.js'
+import { buildSharedLib } from '../helpers/native.js'
 
-const LIB = 'allo/lib/liballonet.so'
 const APP_LOCK = 'allo/lib/.assist-fetch.lock'
 let repo: string
 let version: string
@@ -25,26 +25,7 @@ let oldLib: Buffer
 before(() => {
   const base = tempDir('assist-lockexit-')
   oldLib = readFileSync(buildSharedLib(join(base, 'old.so'), 99))
-  repo = join(base, 'allonet')
-  mkdirSync(repo)
-  git(repo, 'init', '-q', '-b', 'main')
-  writeFile(
-    join(repo, 'CMakeLists.txt'),
-    `cmake_minimum_required(VERSION 3.10)
-project(allonet C)
-add_custom_target(gate COMMAND sh \${CMAKE_SOURCE_DIR}/gate.sh VERBATIM)
-add_library(allonet SHARED src/allonet.c)
-add_dependencies(allonet gate)
-`,
-  )
-  writeFile(
-    join(repo, 'gate.sh'),
-    'while [ -n "$ASSIST_TEST_GATE" ] && [ ! -e "$ASSIST_TEST_GATE" ]; do sleep 0.05; done\n[ -z "$ASSIST_TEST_FAIL" ]\n',
-  )
-  writeFile(join(repo, 'src/allonet.c'), 'int allonet_test_marker(void) { return 77; }\n')
-  git(repo, 'add', '.')
-  git(repo, 'commit', '-qm', 'gated allonet')
-  version = `0.4.0.g${git(repo, 'rev-parse', '--short=9', 'HEAD')}`
+  ;({ repo, version } = makeGatedAllonet(base, '0.4.0'))
 })
 
 const hogs: ChildProcess[] = []
@@ -53,18 +34,7 @@ after(async () => {
   await killAllCli()
 })
 
-function app(): string {
-  const root = makeLuaApp('app', {
-    withLib: false,
-    files: {
-      'allo/allonet.lock': `${version}\n`,
-      'allo/lib/allonet.cache': '0.0.1.g0\n',
-      'allo/deps/alloui/README.md': 'alloui\n',
-    },
-  })
-  writeFileSync(join(root, LIB), oldLib)
-  return root
-}
+const app = () => appLocking(version, oldLib)
 
 interface Run {
   cache: string

@@ -10,12 +10,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFile
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { makeLuaApp, tempDir, writeFile } from '../helpers/app.js'
+import { tempDir } from '../helpers/app.js'
 import { CliProcess, isAlive, killAllCli, runCli, sleep } from '../helpers/cli.js'
+import { appLocking, LIB, makeGatedAllonet } from '../helpers/gated-allonet.js'
 import { type Mirror, startMirror } from '../helpers/mirror.js'
-import { buildSharedLib, git } from '../helpers/native.js'
+import { buildSharedLib } from '../helpers/native.js'
 
-const LIB = 'allo/lib/liballonet.so'
 const LOCK = 'allo/lib/.assist-fetch.lock'
 const V = '2.0.0.gccccccc'
 const WAITING = /waiting for another (assist fetch(?: --build)?) \(pid (\d+)\) to finish with (.*) …/
@@ -42,44 +42,14 @@ before(async () => {
   lib = readFileSync(buildSharedLib(join(base, 'v.so'), 5))
   oldLib = readFileSync(buildSharedLib(join(base, 'old.so'), 99))
   // An allonet-like repository whose library target first waits for $ASSIST_TEST_GATE to exist.
-  repo = join(base, 'allonet')
-  mkdirSync(repo)
-  git(repo, 'init', '-q', '-b', 'main')
-  writeFile(
-    join(repo, 'CMakeLists.txt'),
-    `cmake_minimum_required(VERSION 3.10)
-project(allonet C)
-add_custom_target(gate COMMAND sh \${CMAKE_SOURCE_DIR}/gate.sh VERBATIM)
-add_library(allonet SHARED src/allonet.c)
-add_dependencies(allonet gate)
-`,
-  )
-  writeFile(
-    join(repo, 'gate.sh'),
-    'while [ -n "$ASSIST_TEST_GATE" ] && [ ! -e "$ASSIST_TEST_GATE" ]; do sleep 0.05; done\n',
-  )
-  writeFile(join(repo, 'src/allonet.c'), 'int allonet_test_marker(void) { return 77; }\n')
-  git(repo, 'add', '.')
-  git(repo, 'commit', '-qm', 'gated allonet')
-  built = `0.2.0.g${git(repo, 'rev-parse', '--short=9', 'HEAD')}`
+  ;({ repo, version: built } = makeGatedAllonet(base, '0.2.0'))
 })
 after(async () => {
   await killAllCli()
   await m.close()
 })
 
-function app(lock: string): string {
-  const root = makeLuaApp('app', {
-    withLib: false,
-    files: {
-      'allo/allonet.lock': `${lock}\n`,
-      'allo/lib/allonet.cache': '0.0.1.g0\n',
-      'allo/deps/alloui/README.md': 'alloui\n',
-    },
-  })
-  writeFileSync(join(root, LIB), oldLib)
-  return root
-}
+const app = (lock: string) => appLocking(lock, oldLib)
 const libDir = (root: string) => readdirSync(join(root, 'allo/lib')).sort()
 // These tests are about the lock: the gated routes publish no checksum, which fetch accepts only when told to.
 const env = { ALLONET_BASE_URL: '', ALLONET_ALLOW_NO_CHECKSUM: '1' }

@@ -114,6 +114,32 @@ export function locateServeRoot(cwd: string, appsRootFlag?: string): ServeRoot {
 }
 
 /**
+ * Writes `text` to a new temp file beside `target` (same folder, so a rename or link is atomic),
+ * fsynced, and returns its path. `hint` ends the one-line error when the folder refuses the file;
+ * `temps`, when given, gets the path as soon as the file exists, so the caller removes it on failure.
+ */
+function writeTempBeside(target: string, text: string, hint: string, temps?: string[]): string {
+  const dir = dirname(target)
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  let fd: number
+  try {
+    fd = openSync(tmp, 'wx', 0o644)
+  } catch (err) {
+    throw new UserError(
+      `Cannot write in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. ${hint}`,
+    )
+  }
+  temps?.push(tmp)
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  return tmp
+}
+
+/**
  * Writes `text` to `path` atomically: a temp file in the same folder, fsync, then rename (or, without
  * --force, a hard link that fails if the target exists, so two writers can't both win). Refuses to
  * overwrite without `force`. Leaves nothing behind on failure.
@@ -130,21 +156,7 @@ export function writeConfigFile(
   if (isDir(target)) throw new UserError(`Cannot write ${target}: it is a folder. Give a file name.`)
   if (!opts.force && existsSync(target))
     throw new UserError(`${target} already exists; pass --force to replace it.`)
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  let fd: number
-  try {
-    fd = openSync(tmp, 'wx', 0o644)
-  } catch (err) {
-    throw new UserError(
-      `Cannot write in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check its permissions (or use sudo).`,
-    )
-  }
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
+  const tmp = writeTempBeside(target, text, 'Check its permissions (or use sudo).')
   try {
     if (opts.force) {
       renameSync(tmp, target)
@@ -214,22 +226,7 @@ export function writeConfigFiles(
       const dir = dirname(target)
       if (!isDir(dir))
         throw new UserError(`Cannot write ${target}: the folder ${dir} does not exist. Create it first.`)
-      const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-      let fd: number
-      try {
-        fd = openSync(tmp, 'wx', 0o644)
-      } catch (err) {
-        throw new UserError(
-          `Cannot write in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Check its permissions.`,
-        )
-      }
-      temps.push(tmp)
-      try {
-        writeSync(fd, f.text)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
+      writeTempBeside(target, f.text, 'Check its permissions.', temps)
     }
     for (const [i, target] of targets.entries()) {
       const existed = existing.includes(target)

@@ -97,27 +97,19 @@ export function generateSystemd(
   deliverChecks(d, true)
   const root = locateServeRoot(req.cwd, req.appsRoot)
   const user = req.user ?? invokingUser(env)
+  const options = {
+    ...req,
+    workDir: root.dir,
+    appsRoot: root.appsRoot,
+    nodePath: nodeBinaryPath(),
+    cliPath: cliEntryPath(),
+    allowTmpExec: env.ASSIST_TEST_ALLOW_TMP_EXEC === '1',
+    user,
+  }
   // Validated first (root in any spelling, bad names), then looked up on this machine.
-  resolveSystemdOptions({
-    ...req,
-    workDir: root.dir,
-    appsRoot: root.appsRoot,
-    nodePath: nodeBinaryPath(),
-    cliPath: cliEntryPath(),
-    allowTmpExec: env.ASSIST_TEST_ALLOW_TMP_EXEC === '1',
-    user,
-  })
+  resolveSystemdOptions(options)
   const accounts = accountChecks(user, req.group, localAccounts())
-  const unit = resolveSystemdOptions({
-    ...req,
-    group: accounts.group,
-    workDir: root.dir,
-    appsRoot: root.appsRoot,
-    nodePath: nodeBinaryPath(),
-    cliPath: cliEntryPath(),
-    allowTmpExec: env.ASSIST_TEST_ALLOW_TMP_EXEC === '1',
-    user,
-  })
+  const unit = resolveSystemdOptions({ ...options, group: accounts.group })
   const warnings = [...accounts.warnings, ...riskyEnvWarnings(unit.env)]
   const text = renderSystemdUnit(unit)
   const enable = `systemctl daemon-reload && systemctl enable --now ${unit.enableUnits.join(' ')}`

@@ -171,8 +171,9 @@ export async function buildFromSource(
     }
   }
 
-  if (isFile(cachedLib)) {
-    step(`using the cached build of allonet ${opts.version} (${cacheDir})`)
+  // Installs the cached build; `how` is added to the step line (e.g. that another fetch just made it).
+  const useCached = (how = ''): BuildOutcome => {
+    step(`using the cached build of allonet ${opts.version} (${cacheDir})${how}`)
     install(cachedLib)
     return {
       version: opts.version,
@@ -184,6 +185,8 @@ export async function buildFromSource(
       source: readSourceRecord(cacheDir),
     }
   }
+
+  if (isFile(cachedLib)) return useCached()
 
   // Only a real build needs the tools and the source; name what is missing before anything starts.
   assertBuildTools(env)
@@ -197,21 +200,7 @@ export async function buildFromSource(
     { what: 'assist fetch --build', where: `the build cache for allonet ${opts.version}` },
     opts.lockEvents ?? {},
     async () => {
-      if (isFile(cachedLib)) {
-        step(
-          `using the cached build of allonet ${opts.version} (${cacheDir}), just made by another assist fetch`,
-        )
-        install(cachedLib)
-        return {
-          version: opts.version,
-          commit,
-          target,
-          cached: true,
-          cacheDir,
-          logPath,
-          source: readSourceRecord(cacheDir),
-        }
-      }
+      if (isFile(cachedLib)) return useCached(', just made by another assist fetch')
       mkdirSync(cacheDir, { recursive: true })
       appendFileSync(
         logPath,

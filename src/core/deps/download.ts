@@ -254,6 +254,27 @@ function truncatedError(url: string, got: number, want: number | undefined): Dow
 }
 
 /**
+ * Opens `url` under the overall deadline (opts.deadlineMs), which the caller keeps for the body.
+ * When opening fails, `cleanup` runs first; a failure past the deadline is reported as the deadline.
+ */
+async function openWithDeadline(
+  url: string,
+  opts: RequestOptions,
+  cleanup?: () => Promise<void>,
+): Promise<{ res: IncomingMessage; finalUrl: string; deadline: AbortSignal; deadlineMs: number }> {
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
+  const deadline = AbortSignal.timeout(deadlineMs)
+  try {
+    const { res, url: finalUrl } = await openUrl(url, opts, deadline)
+    return { res, finalUrl, deadline, deadlineMs }
+  } catch (err) {
+    await cleanup?.()
+    if (deadline.aborted) throw deadlineError(url, deadlineMs)
+    throw err
+  }
+}
+
+/**
  * Streams `url` into `dest` (a new file; the caller picks a temp path and removes it on failure).
  * Rejects HTML (by content-type or a leading `<`), checks the size against Content-Length and
  * reports progress. Returns the byte count and sha256 of what was written.
@@ -268,17 +289,7 @@ export async function downloadToFile(
   // between the response and the pipe would lose bytes that arrived before a cut-off.
   const file = await open(dest, 'wx')
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES
-  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
-  const deadline = AbortSignal.timeout(deadlineMs)
-  let res: IncomingMessage
-  let finalUrl: string
-  try {
-    ;({ res, url: finalUrl } = await openUrl(url, opts, deadline))
-  } catch (err) {
-    await file.close()
-    if (deadline.aborted) throw deadlineError(url, deadlineMs)
-    throw err
-  }
+  const { res, finalUrl, deadline, deadlineMs } = await openWithDeadline(url, opts, () => file.close())
   if (isHtmlType(res)) {
     res.destroy()
     await file.close()
@@ -331,16 +342,7 @@ export async function downloadToFile(
 
 /** Fetches a small text document (JSON, checksum), at most `maxBytes`. */
 export async function fetchText(url: string, opts: RequestOptions & { maxBytes?: number }): Promise<string> {
-  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
-  const deadline = AbortSignal.timeout(deadlineMs)
-  let res: IncomingMessage
-  let finalUrl: string
-  try {
-    ;({ res, url: finalUrl } = await openUrl(url, opts, deadline))
-  } catch (err) {
-    if (deadline.aborted) throw deadlineError(url, deadlineMs)
-    throw err
-  }
+  const { res, finalUrl, deadline, deadlineMs } = await openWithDeadline(url, opts)
   const onDeadline = () => res.destroy(deadlineError(finalUrl, deadlineMs))
   deadline.addEventListener('abort', onDeadline, { once: true })
   const max = opts.maxBytes ?? 1_000_000
