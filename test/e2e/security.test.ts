@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { makeLuaApp, removeDir, tempDir } from '../helpers/app.js'
 import { CliProcess, runCli } from '../helpers/cli.js'
 import { ENV_DUMP_BOOT_LUA, envOf, launch, rawRequest, waitUntil } from '../helpers/gateway.js'
@@ -18,6 +19,8 @@ after(() => {
   for (const p of procs) if (p.child.exitCode === null) p.signal('SIGKILL')
   for (const d of dirs) removeDir(d)
 })
+
+const HELLO = fileURLToPath(new URL('../../examples/hello', import.meta.url))
 
 function start(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): CliProcess {
   const p = new CliProcess(args, opts)
@@ -144,6 +147,28 @@ describe('DNS rebinding through the CLI (issue 20 #3, #4)', () => {
     } finally {
       viewer.signal('SIGINT')
       await viewer.closed
+      place.signal('SIGINT')
+      await place.closed
+    }
+  })
+})
+
+describe('DNS rebinding: assist run URL --view', () => {
+  it("the remote place's view beside a running app refuses a rebound Host, and answers --allowed-host's name", async () => {
+    const place = start(['place', '--port', '0', '--no-view'], { cwd: temp() })
+    await place.waitFor(/listening on (alloplace:\/\/127\.0\.0\.1:\d+)/, 30_000)
+    const url = (/listening on (alloplace:\/\/127\.0\.0\.1:\d+)/.exec(place.output) as RegExpExecArray)[1]
+    // examples/hello runs on node alone: no LuaJIT or allonet needed for this check
+    const app = start(['run', url, '--view', '--no-watch', '--allowed-host', 'view.example'], { cwd: HELLO })
+    try {
+      await app.waitFor(/Web view: http:\/\/127\.0\.0\.1:(\d+)\//, 30_000)
+      const port = Number((/Web view: http:\/\/127\.0\.0\.1:(\d+)\//.exec(app.output) as RegExpExecArray)[1])
+      assert.equal(await status(port, `evil.example:${port}`), 403)
+      assert.equal(await status(port, `view.example:${port}`), 200)
+      assert.equal(await status(port, `localhost:${port}`), 200)
+    } finally {
+      app.signal('SIGINT')
+      await app.closed
       place.signal('SIGINT')
       await place.closed
     }
