@@ -104,6 +104,7 @@ describe('assist run', () => {
     // stdout and stderr arrive on separate pipes: wait for each line rather than assume an order
     await p.waitFor(/Waiting for a change to restart/)
     await p.waitFor(/\[crashy\] boom: something broke/)
+    await p.waitFor(/✖ crashy exited with code 3 after/)
     assert.match(p.stderr, /✖ crashy exited with code 3 after [\d.]+s\.\n/)
     assert.equal(p.count(/boom: something broke/), 1, 'its output is shown once, live')
     await sleep(1200)
