@@ -96,13 +96,6 @@ export function describeExit(exit: Pick<ExitInfo, 'code' | 'signal' | 'lost'>): 
   return `exited with code ${exit.code}`
 }
 
-/** The status a parent should exit with to mirror this exit (128 + signal number for signals). */
-export function exitStatusOf(exit: Pick<ExitInfo, 'code' | 'signal'>): number {
-  if (exit.code !== null) return exit.code
-  const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 }
-  return 128 + (exit.signal ? (SIGNALS[exit.signal] ?? 1) : 1)
-}
-
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   // Never -0 (our own group) or -1 (every process we may signal).
   if (!Number.isInteger(pid) || pid <= 1) return false
