@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core'
 import { BaseCommand } from '../base-command.js'
 import { consoleReporter } from '../core/output.js'
 import { runPlace } from '../core/place/run.js'
+import { webViewFlags } from '../view-flags.js'
 
 export default class PlaceCommand extends BaseCommand {
   static override summary = 'Run a development place that apps and visors can connect to'
@@ -46,23 +47,11 @@ It also serves a web view on 127.0.0.1 (its URL is printed; --open opens it): a 
       char: 'v',
       description: 'Also log every interaction',
     }),
-    'view-port': Flags.integer({
-      description: 'TCP port of the web view on 127.0.0.1 (default: a free port)',
-      min: 0,
-      max: 65535,
-    }),
-    open: Flags.boolean({
-      description: 'Open the web view in the default browser',
-    }),
+    ...webViewFlags,
     view: Flags.boolean({
       description: 'Serve the web view (--no-view: none)',
       default: true,
       allowNo: true,
-    }),
-    'allowed-host': Flags.string({
-      description:
-        'Also answer the web view under this host name (repeatable); by default only localhost and IP addresses reach it (DNS-rebinding protection)',
-      multiple: true,
     }),
   }
 

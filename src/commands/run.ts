@@ -4,6 +4,7 @@ import { UserError } from '../core/errors.js'
 import { consoleReporter } from '../core/output.js'
 import { parseJsonFlag, runApp, runWithBuiltInPlace } from '../core/run.js'
 import { parsePlaceUrl } from '../core/urls.js'
+import { webViewFlags } from '../view-flags.js'
 
 export default class Run extends BaseCommand {
   static override summary = 'Run this app against a place, restarting it on every save'
@@ -95,23 +96,11 @@ Exit status: 0 when the app exited 0 (--no-watch), 2 for a usage error, 3 when s
     'place-verbose': Flags.boolean({
       description: 'Log every interaction the built-in place handles',
     }),
-    'view-port': Flags.integer({
-      description: 'TCP port of the web view on 127.0.0.1 (default: a free port)',
-      min: 0,
-      max: 65535,
-    }),
-    open: Flags.boolean({
-      description: 'Open the web view in the default browser',
-    }),
+    ...webViewFlags,
     view: Flags.boolean({
       description:
         "Serve the place's web view (default: on for the built-in place, off with a place URL; --no-view: none)",
       allowNo: true,
-    }),
-    'allowed-host': Flags.string({
-      description:
-        'Also answer the web view under this host name (repeatable); by default only localhost and IP addresses reach it (DNS-rebinding protection)',
-      multiple: true,
     }),
   }
 

@@ -3,6 +3,7 @@ import { BaseCommand } from '../base-command.js'
 import { consoleReporter } from '../core/output.js'
 import { parsePlaceUrl } from '../core/urls.js'
 import { parseIdentity, runView } from '../core/view/attach.js'
+import { webViewFlags } from '../view-flags.js'
 
 export default class ViewCommand extends BaseCommand {
   static override summary = 'See and poke any place in a browser: the web view as a client of the place'
@@ -28,25 +29,13 @@ When the place restarts or the network drops, the page says "reconnecting" and t
   }
 
   static override flags = {
-    'view-port': Flags.integer({
-      description: 'TCP port of the web view on 127.0.0.1 (default: a free port)',
-      min: 0,
-      max: 65535,
-    }),
-    open: Flags.boolean({
-      description: 'Open the web view in the default browser',
-    }),
+    ...webViewFlags,
     name: Flags.string({
       description: "Display name the view's agent announces with",
       default: 'web view',
     }),
     identity: Flags.string({
       description: 'The announce identity as a JSON object (its display_name wins over --name)',
-    }),
-    'allowed-host': Flags.string({
-      description:
-        'Also answer the web view under this host name (repeatable); by default only localhost and IP addresses reach it (DNS-rebinding protection)',
-      multiple: true,
     }),
   }
 
