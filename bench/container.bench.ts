@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { removeDir } from '../test/helpers/app.js'
 import { makeContainerApp } from '../test/helpers/container-app.js'
-import { type Podman, podman, podmanOk, setupPodman } from '../test/helpers/podman.js'
+import { buildCommand, type Podman, podman, podmanOk, setupPodman } from '../test/helpers/podman.js'
 import { median, printTable } from './lib.js'
 
 const RUNS = Number(process.env.BENCH_CONTAINER_RUNS ?? 5)
@@ -48,20 +48,7 @@ async function build(pm: Podman, dir: string, tag: string, args: string[], noCac
   const t0 = performance.now()
   await podmanOk(
     pm,
-    [
-      'build',
-      '--isolation',
-      'chroot',
-      '--format',
-      'docker',
-      '--build-arg',
-      `BASE_IMAGE=${pm.baseImage}`,
-      ...(noCache ? ['--no-cache'] : []),
-      ...args,
-      '-t',
-      tag,
-      dir,
-    ],
+    [...buildCommand(pm), ...(noCache ? ['--no-cache'] : []), ...args, '-t', tag, dir],
     1_800_000,
   )
   return (performance.now() - t0) / 1000

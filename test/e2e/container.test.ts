@@ -25,7 +25,14 @@ import { LIBALLONET_STANDIN_C } from '../helpers/alloui-standin.js'
 import { removeDir } from '../helpers/app.js'
 import { makeContainerApp, VERSION } from '../helpers/container-app.js'
 import type { Mirror } from '../helpers/mirror.js'
-import { containerProcesses, type Podman, podman, podmanOk, setupPodman } from '../helpers/podman.js'
+import {
+  buildCommand,
+  containerProcesses,
+  type Podman,
+  podman,
+  podmanOk,
+  setupPodman,
+} from '../helpers/podman.js'
 
 const TOKEN = 'test-admin-token'
 const GRACE_MS = 5000
@@ -142,23 +149,7 @@ before(
       join(made.app, 'alloapp.json'),
       JSON.stringify({ env: { STANDIN_RECORD: '/tmp/record.json' } }),
     )
-    const build = await podman(
-      pm,
-      [
-        'build',
-        '--isolation',
-        'chroot',
-        '--format',
-        'docker',
-        '--build-arg',
-        `BASE_IMAGE=${pm.baseImage}`,
-        ...made.buildArgs,
-        '-t',
-        image,
-        made.app,
-      ],
-      900_000,
-    )
+    const build = await podman(pm, [...buildCommand(pm), ...made.buildArgs, '-t', image, made.app], 900_000)
     assert.equal(build.code, 0, `podman build failed:\n${build.stdout}\n${build.stderr}`)
   },
   { timeout: 1_800_000 },
@@ -276,24 +267,7 @@ describe('the template image', { timeout: 600_000 }, () => {
 
   test('rebuilds: editing the app reuses the dependency layers; ALLONET_FROM installs a library from the app', async () => {
     const build = (tag: string, extra: string[]) =>
-      podman(
-        pm,
-        [
-          'build',
-          '--isolation',
-          'chroot',
-          '--format',
-          'docker',
-          '--build-arg',
-          `BASE_IMAGE=${pm.baseImage}`,
-          ...buildArgs,
-          ...extra,
-          '-t',
-          tag,
-          app,
-        ],
-        900_000,
-      )
+      podman(pm, [...buildCommand(pm), ...buildArgs, ...extra, '-t', tag, app], 900_000)
     appendFileSync(join(app, 'lua/main.lua'), '-- an edit\n')
     const again = await build(image, [])
     assert.equal(again.code, 0, again.stderr)

@@ -93,6 +93,14 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Runs podman with the test configuration. */
+/**
+ * The start of every `podman build` here: chroot isolation (no runtime needed to build), the docker
+ * image format (podman keeps HEALTHCHECK only in it) and the local base image as BASE_IMAGE.
+ */
+export function buildCommand(p: Podman): string[] {
+  return ['build', '--isolation', 'chroot', '--format', 'docker', '--build-arg', `BASE_IMAGE=${p.baseImage}`]
+}
+
 export async function podman(p: Podman, args: string[], timeoutMs = 120_000): Promise<PodmanResult> {
   const r = await runCommand(['podman', ...args], { env: p.env, timeoutMs })
   return { code: r.code, stdout: r.stdout, stderr: r.stderr }
