@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core'
 import { AlloClient, type Interaction } from '../../src/core/place/client.js'
 import { launchBrowser, openPage } from '../helpers/browser.js'
 import { CliProcess, killAllCli, runCli } from '../helpers/cli.js'
-import { buttonSpec, type PageView, surfaceSpec, waitPage } from '../helpers/view.js'
+import { buttonSpec, type PageView, quadGeometry, surfaceSpec, waitPage } from '../helpers/view.js'
 
 const VIEW_URL = /Web view: (http:\/\/127\.0\.0\.1:\d+\/)/
 const PLACE_URL = /listening on alloplace:\/\/127\.0\.0\.1:(\d+)/
@@ -39,25 +39,7 @@ async function joinApp(
   const quit = await app.spawnEntity({
     ...buttonSpec(0.25, [0.9, 0.3, 0.3, 1], 'Quit'),
     material: { color: [1, 1, 1, 1], texture },
-    geometry: {
-      type: 'inline',
-      vertices: [
-        [-0.1, -0.1, 0.06],
-        [0.1, -0.1, 0.06],
-        [-0.1, 0.1, 0.06],
-        [0.1, 0.1, 0.06],
-      ],
-      uvs: [
-        [0, 0],
-        [1, 0],
-        [0, 1],
-        [1, 1],
-      ],
-      triangles: [
-        [0, 1, 3],
-        [0, 3, 2],
-      ],
-    },
+    geometry: quadGeometry(0.1, 0.1, 0.06),
     relationships: { parent: surface },
   })
   return { app, surface, hello, quit }

@@ -72,31 +72,36 @@ export function box(w: number, h: number, d: number): Record<string, unknown> {
 }
 
 /** The test app's main view, like the template app's surface (grabbable, with a collider). */
+/** An inline textured quad (two triangles) of half-size w × h at depth z, as alloui's views make. */
+export function quadGeometry(w: number, h: number, z: number): Record<string, unknown> {
+  return {
+    type: 'inline',
+    vertices: [
+      [-w, -h, z],
+      [w, -h, z],
+      [-w, h, z],
+      [w, h, z],
+    ],
+    uvs: [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ],
+    triangles: [
+      [0, 1, 3],
+      [0, 3, 2],
+    ],
+  }
+}
+
 export function surfaceSpec(): Record<string, unknown> {
   return {
     transform: { matrix: at(0, 1.2, -2), size: [1, 0.5, 0.01] },
     ui: { view_id: 'surfaceview00001' },
     collider: { type: 'box', width: 1, height: 0.5, depth: 0.01 },
     grabbable: { grabbable: true },
-    geometry: {
-      type: 'inline',
-      vertices: [
-        [-0.5, -0.25, 0],
-        [0.5, -0.25, 0],
-        [-0.5, 0.25, 0],
-        [0.5, 0.25, 0],
-      ],
-      uvs: [
-        [0, 0],
-        [1, 0],
-        [0, 1],
-        [1, 1],
-      ],
-      triangles: [
-        [0, 1, 3],
-        [0, 3, 2],
-      ],
-    },
+    geometry: quadGeometry(0.5, 0.25, 0),
     material: { color: [0.9, 0.9, 0.95, 1] },
   }
 }
