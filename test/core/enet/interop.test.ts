@@ -69,6 +69,13 @@ async function oursToC(host: EnetHost, peer: EnetPeer, c: CPeer) {
   const echoes = collect(host, peer, TO_C.length)
   for (const [ch, len, seed, rel] of TO_C) peer.send(ch, fill(len, seed), { reliable: rel })
   const got = await echoes
+  // The echoes come back over UDP, the C peer's report lines over its stdout pipe: an echo can arrive
+  // before the line that reports it has been read. Wait for each report line, then count them.
+  const expected = TO_C.map(
+    ([ch, len, seed, rel]) =>
+      `RECV ch=${ch} len=${len} rel=${rel || fragmented(len) ? 1 : 0} hash=${fnv1a(fill(len, seed))}`,
+  )
+  for (const line of expected) await c.waitFor(new RegExp(`^${line}$`), 30_000, from)
   const recv = c.lines.slice(from).filter((l) => l.startsWith('RECV '))
   assert.equal(recv.length, TO_C.length, 'the C peer got every packet once')
   for (const [ch, len, seed, rel] of TO_C) {
